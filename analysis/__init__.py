@@ -1,0 +1,1 @@
+"""Reading run outputs: statistics, figures and reports."""

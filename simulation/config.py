@@ -1,0 +1,293 @@
+"""Typed configuration schema.
+
+Every parameter of the model lives here, with its meaning and unit. Hydra composes the
+YAML files in ``configs/`` onto this schema (registered as ``schema``), so a key that is
+not declared here is rejected and a value of the wrong type fails at composition time.
+Range and cross-field checks live in :mod:`simulation.validate`.
+
+Conventions: time in days unless a name says weeks; probabilities in [0, 1];
+"logit" coefficients act on the log-odds scale; "z" means a standard-normal score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class RunConfig:
+    """How long, how often and where the simulation runs."""
+
+    seed: int = 20240601  # master seed; every random stream derives from it
+    replications: int = 5  # independent replications per scenario
+    horizon_days: float = 730.0  # measured period after warm-up (days)
+    warmup_days: float = 180.0  # warm-up (days); patients referred in it are not measured
+    workers: int = 1  # local worker processes for replications (1 = serial)
+    backend: str = "local"  # local | dask
+    dask_address: Optional[str] = None  # tcp://host:port of an existing Dask scheduler
+    progress: bool = True  # show a progress bar for multi-chunk runs
+    name: str = "default"  # scenario name written into the tables
+
+
+@dataclass
+class OutputConfig:
+    """What a run writes."""
+
+    sessions: bool = True  # keep the per-session table (large for big runs)
+    timeseries_interval_days: float = 7.0  # sampling interval of the service time series
+    format: str = "parquet"  # parquet | csv (table file format)
+    dir: Optional[str] = None  # run directory; default: Hydra's output directory
+
+
+@dataclass
+class DisciplineConfig:
+    """One clinical discipline in a team."""
+
+    name: str = "therapist"
+    count: int = 10  # clinicians of this discipline in the team (posts)
+    caseload_cap: int = 20  # maximum patients held at once
+    comfortable_caseload: int = 16  # caseload above which strain starts
+    session_interval_days: float = 7.0  # days between scheduled sessions
+    session_interval_max_days: Optional[float] = None  # if set, interval ~ U(min, max)
+    treatment_effect: float = 1.0  # weight of this discipline's sessions on symptom change
+
+
+@dataclass
+class ServiceConfig:
+    """The service: its teams, referrals and waiting list."""
+
+    name: str = "talking_therapy"
+    clinicians: Optional[int] = 10  # clinicians in the primary discipline (the talking-therapy team); None: use disciplines[0].count
+    referrals_per_week: float = 9.0  # Poisson referral rate (patients / week)
+    first_appointment_delay_days: float = 7.0  # days from allocation to first session
+    renege_per_week: float = 0.02  # hazard of leaving the waiting list (per week waited)
+    disciplines: list[DisciplineConfig] = field(default_factory=lambda: [DisciplineConfig()])
+    care_model: list[str] = field(default_factory=lambda: ["therapist"])  # disciplines a patient needs
+    care_weights: list[float] = field(default_factory=lambda: [1.0])  # weight of each dyad in the team relationship
+    teams: int = 1  # teams in the service (clinicians split evenly)
+    max_days_in_care: Optional[float] = None  # planned discharge after this many days (team models)
+
+
+@dataclass
+class PopulationConfig:
+    """Patients referred to the service (one group per run)."""
+
+    group: str = "cmd"  # label: cmd (common mental disorder) | smi (severe mental illness)
+    severity_scale: str = "PHQ-9"
+    severity_max: float = 27.0  # top of the severity scale
+    severity_mean: float = 16.0  # baseline severity mean (scale points)
+    severity_sd: float = 4.5  # baseline severity SD (scale points)
+    severity_min: float = 10.0  # referral threshold: baseline is at least this
+    caseness: float = 10.0  # below this a patient is not a case
+    reliable_change: float = 6.0  # improvement (points) that counts as reliable
+    measurement_sd: float = 2.0  # measurement error of one questionnaire (points)
+    capacity_logit_mean: float = 0.0  # relational capacity, logit mean
+    capacity_logit_sd: float = 1.0  # relational capacity, logit SD
+    sensitivity_logit_mean: float = 0.0  # interpersonal sensitivity, logit mean
+    sensitivity_logit_sd: float = 1.0  # interpersonal sensitivity, logit SD
+    engagement_logit_mean: float = 1.0  # engagement, logit mean
+    engagement_logit_sd: float = 1.0  # engagement, logit SD
+    low_intensity_share: float = 0.5  # share stepped to a short course
+    max_sessions_low: int = 8  # course length cap, short course (attended sessions)
+    max_sessions_high: int = 20  # course length cap, long course (attended sessions)
+
+
+@dataclass
+class ClinicianPopulationConfig:
+    """How clinicians' skills vary (drawn once per clinician)."""
+
+    alliance_skill_sd: float = 0.3  # between-clinician SD of alliance-building skill (logit)
+    outcome_skill_sd: float = 0.15  # between-clinician SD of effectiveness (log response rate)
+    detection_logit_mean: float = 0.0  # rupture detection skill, logit mean
+    detection_logit_sd: float = 0.7  # rupture detection skill, logit SD
+    repair_logit_mean: float = 0.0  # rupture repair skill, logit mean
+    repair_logit_sd: float = 0.7  # rupture repair skill, logit SD
+    rater_bias_mean: float = 0.0  # clinician rating offset (alliance units, 0-1 scale)
+    rater_bias_sd: float = 0.08  # between-clinician SD of rating offset
+    strain_growth_penalty: float = 0.5  # fractional cut in alliance growth per unit strain
+    style_dims: int = 2  # dimensions of the style vector that sets dyad fit
+
+
+@dataclass
+class AllianceConfig:
+    """Bordin's goals, tasks and bond: growth toward a dyad potential, and ratings."""
+
+    weights: list[float] = field(default_factory=lambda: [1 / 3, 1 / 3, 1 / 3])  # goals, tasks, bond
+    potential_intercept: float = 1.0  # logit of the potential for an average dyad
+    potential_capacity: float = 0.6  # logit gain per SD of patient relational capacity
+    fit_sd: float = 0.4  # SD of dyad fit (logit) from patient-clinician style match
+    component_sd: float = 0.2  # SD of component-specific dyad offsets (logit)
+    initial_share: float = 0.6  # initial alliance as a share of the potential
+    growth_rate: float = 0.3  # share of the gap to potential closed per attended session
+    noise_sd: float = 0.03  # session-to-session process noise (alliance units)
+    symptom_feedback: float = 0.1  # potential gain per unit of fractional improvement
+    reference: float = 0.6  # alliance level at which hazards take their intercept
+    instrument: str = "WAI-SR"  # rating instrument (item mean)
+    scale_min: float = 1.0  # instrument scale bottom
+    scale_max: float = 5.0  # instrument scale top
+    patient_bias_mean: float = 0.12  # patient rating offset (0-1 units) above latent
+    patient_bias_sd: float = 0.1  # between-patient SD of rating offset
+    patient_error_sd: float = 0.08  # patient per-session rating error (0-1 units)
+    clinician_error_sd: float = 0.08  # clinician per-session rating error (0-1 units)
+    transfer_share: float = 0.5  # share of team trust carried to a new clinician
+
+
+@dataclass
+class AttendanceConfig:
+    """DNA (did not attend) and discharge after repeated DNAs."""
+
+    dna_intercept: float = -2.2  # log-odds of DNA for average engagement and alliance
+    dna_engagement: float = 0.5  # log-odds cut per SD of engagement
+    dna_alliance: float = 2.0  # log-odds cut per alliance unit above reference
+    dna_unresolved: float = 0.5  # log-odds added while a rupture is unresolved
+    dna_wait_per_week: float = 0.03  # first-appointment log-odds added per week waited
+    consecutive_dna_discharge: int = 2  # consecutive DNAs that discharge the patient
+
+
+@dataclass
+class DropoutConfig:
+    """Unilateral termination hazard after each session or DNA."""
+
+    intercept: float = -4.5  # log-odds of dropout after a late session at reference alliance
+    early_boost: float = 2.4  # log-odds added at the first contact
+    early_decay: float = 1.0  # contacts over which the early boost decays (e-fold)
+    alliance: float = 4.0  # log-odds cut per alliance unit above reference
+    unresolved: float = 0.8  # log-odds added while a rupture is unresolved
+    after_dna: float = 0.7  # log-odds added after a missed session
+    wait_per_week: float = 0.02  # first-contact log-odds added per week waited
+    engagement: float = 0.3  # log-odds cut per SD of engagement
+    transition: float = 0.1  # one-off dropout probability at a reassignment
+
+
+@dataclass
+class OutcomeConfig:
+    """Symptom change per attended session."""
+
+    response_rate: float = 0.05  # mean fractional improvement per attended session
+    response_sd: float = 0.6  # between-patient SD of log response rate
+    alliance_effect: float = 2.0  # log response-rate gain per alliance unit above reference
+    noise_sd: float = 1.0  # session-to-session symptom noise (points)
+    sudden_gain_prob: float = 0.02  # chance of a sudden gain at an attended session
+    sudden_gain_share: float = 0.25  # share of current severity lost in a sudden gain
+    min_sessions_recovery_discharge: int = 2  # earliest attended session for a recovery discharge
+
+
+@dataclass
+class RuptureConfig:
+    """Rupture occurrence, detection and repair (see simulation.rupture)."""
+
+    model: str = "standard"  # registry name: standard | none
+    intercept: float = -2.2  # log-odds of a rupture at an average session
+    sensitivity: float = 0.6  # log-odds per SD of patient interpersonal sensitivity
+    strain: float = 0.8  # log-odds per unit clinician strain
+    alliance: float = 3.0  # log-odds cut per alliance unit above reference
+    withdrawal_share: float = 0.6  # share of ruptures that are withdrawals
+    severity_min: float = 0.05  # smallest drop in a hit component (alliance units)
+    severity_max: float = 0.25  # largest drop in a hit component (alliance units)
+    withdrawal_impact: list[float] = field(default_factory=lambda: [0.8, 1.0, 0.3])  # goals, tasks, bond
+    confrontation_impact: list[float] = field(default_factory=lambda: [0.3, 0.3, 1.0])  # goals, tasks, bond
+    withdrawal_detect_factor: float = 0.6  # detection odds multiplier for withdrawals
+    repair_reserve: float = 1.0  # weight of the alliance reserve in repair success
+    repair_gain: float = 0.05  # alliance gain above pre-rupture level after repair
+    erosion: float = 0.02  # per-session alliance loss while unresolved
+    later_repair_decay: float = 0.7  # repair odds multiplier per session unresolved
+    report_prob: float = 0.7  # chance a patient reports a rupture that happened
+    false_report_prob: float = 0.02  # chance a patient reports one that did not
+    training_share: float = 0.0  # share of clinicians trained in rupture repair
+    training_detection_gain: float = 1.0  # detection logit gain from training
+    training_repair_gain: float = 1.0  # repair logit gain from training
+    monitoring_every: int = 0  # routine outcome monitoring: feedback every k sessions (0 = off)
+    monitoring_detection_gain: float = 1.0  # detection logit gain at a feedback session
+
+
+@dataclass
+class PolicyConfig:
+    """Policies behind registries (see simulation.policies)."""
+
+    allocation: str = "least_loaded"  # least_loaded | random | round_robin | matched
+    matching_accuracy: float = 0.5  # correlation of the fit estimate with true fit (matched)
+    reassignment: str = "continuity"  # continuity | alliance_threshold | unresolved_rupture | patient_request
+    threshold: float = 3.0  # alliance_threshold: patient-rated alliance below this (instrument scale)
+    consecutive: int = 3  # alliance_threshold: consecutive low measurements
+    unresolved_sessions: int = 3  # unresolved_rupture: sessions a rupture persists
+    request_slope: float = 1.0  # patient_request: log-odds per scale point below threshold
+    request_intercept: float = -5.0  # patient_request: log-odds at the threshold
+    on_leave: str = "reassign"  # reassign | hold
+    reassignment_priority: bool = True  # reassigned patients jump the waiting list
+
+
+@dataclass
+class TurnoverConfig:
+    """Staff turnover and sickness absence."""
+
+    annual_rate: float = 0.0  # share of clinicians leaving per year (exponential tenure)
+    recruitment_delay_days: float = 90.0  # days a post stays vacant
+    absence_per_year: float = 0.0  # sickness-absence episodes per clinician-year
+    absence_mean_days: float = 10.0  # mean length of an absence episode (days)
+    absence_cover: bool = False  # a colleague covers sessions during absence
+
+
+@dataclass
+class Config:
+    """The whole configuration of one scenario."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    clinicians: ClinicianPopulationConfig = field(default_factory=ClinicianPopulationConfig)
+    alliance: AllianceConfig = field(default_factory=AllianceConfig)
+    attendance: AttendanceConfig = field(default_factory=AttendanceConfig)
+    dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    rupture: RuptureConfig = field(default_factory=RuptureConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    turnover: TurnoverConfig = field(default_factory=TurnoverConfig)
+    experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)
+
+
+def register_schema() -> None:
+    """Register the schema with Hydra's ConfigStore as ``schema``."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def to_config(cfg: Any) -> Config:
+    """Turn a composed DictConfig into a plain typed :class:`Config`."""
+    from omegaconf import OmegaConf
+
+    if isinstance(cfg, Config):
+        return cfg
+    container = OmegaConf.to_container(cfg, resolve=True, structured_config_mode=None)
+    container.pop("hydra", None)
+    return _from_dict(Config, container)
+
+
+def _from_dict(cls: type, data: dict) -> Any:
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = _from_dict(hint, value)
+        elif typing.get_origin(hint) is list and value is not None:
+            (item,) = typing.get_args(hint)
+            if dataclasses.is_dataclass(item):
+                value = [_from_dict(item, v) if isinstance(v, dict) else v for v in value]
+            else:
+                value = list(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+__all__ = ["Config", "register_schema", "to_config", "MISSING"]

@@ -1,0 +1,81 @@
+"""Experiments: named sets of scenarios (override lists) compared on the same seeds.
+
+An experiment file ``experiments/NAME.yaml`` holds::
+
+    description: what is compared and why
+    overrides: [run.replications=10]      # for every scenario; the command line wins
+    baseline: usual_care                  # scenario the others are compared with
+    scenarios:                            # name -> overrides on top of the above
+      usual_care: []
+      trained: [rupture.training_share=1.0]
+    kpis: [dropout_rate, recovery_rate]   # KPIs to compare (default: all)
+    figures: [kpis, retention]            # figures to draw (see analysis.figures)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from .errors import ConfigError
+
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@dataclass
+class Experiment:
+    name: str
+    description: str = ""
+    overrides: list[str] = field(default_factory=list)
+    baseline: Optional[str] = None
+    scenarios: dict[str, list[str]] = field(default_factory=dict)
+    kpis: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # experiment-specific settings (e.g. trial design)
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
+
+
+def load_experiment(name_or_path: str) -> Experiment:
+    """Load ``experiments/NAME.yaml`` (or a path to a YAML file)."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = EXPERIMENTS_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise ConfigError("experiment", name_or_path, f"one of {', '.join(available())} (files in {EXPERIMENTS_DIR})")
+    data = yaml.safe_load(path.read_text()) or {}
+    known = {"description", "overrides", "baseline", "scenarios", "kpis", "figures", "extra"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"experiment {path.stem}: {sorted(unknown)[0]}", data[sorted(unknown)[0]],
+                          f"known keys are {', '.join(sorted(known))}")
+    scenarios = data.get("scenarios") or {"baseline": []}
+    if not isinstance(scenarios, dict):
+        raise ConfigError(f"experiment {path.stem}: scenarios", scenarios, "a mapping of name -> list of overrides")
+    scenarios = {str(k): [str(o) for o in (v or [])] for k, v in scenarios.items()}
+    baseline = data.get("baseline") or next(iter(scenarios))
+    if baseline not in scenarios:
+        raise ConfigError(f"experiment {path.stem}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")
+    return Experiment(name=path.stem, description=str(data.get("description", "")),
+                      overrides=[str(o) for o in data.get("overrides") or []], baseline=baseline,
+                      scenarios=scenarios, kpis=list(data.get("kpis") or []),
+                      figures=list(data.get("figures") or []), extra=dict(data.get("extra") or {}))
+
+
+def override_key(override: str) -> str:
+    """The key an override sets (``+a.b=1`` -> ``a.b``)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def merge_overrides(*layers: list[str]) -> list[str]:
+    """Later layers win: drop earlier overrides of a key a later layer sets."""
+    out: list[str] = []
+    for layer in layers:
+        keys = {override_key(o) for o in layer}
+        out = [o for o in out if override_key(o) not in keys] + list(layer)
+    return out

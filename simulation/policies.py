@@ -1,0 +1,150 @@
+"""Service policies, each a small class behind a registry selected in ``policy.*``.
+
+* allocation: which free clinician takes a patient off the waiting list;
+* reassignment: whether, after a session, a patient is moved to another clinician;
+* on_leave: what happens to a departing clinician's patients.
+
+A new policy is one class with ``@register_*("name")`` and, if it needs parameters,
+keys in :class:`simulation.config.PolicyConfig`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+from .config import PolicyConfig
+from .entities import Clinician, Dyad, Patient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .service import Service
+
+ALLOCATION: dict[str, Callable[..., "AllocationPolicy"]] = {}
+REASSIGNMENT: dict[str, Callable[..., "ReassignmentPolicy"]] = {}
+ON_LEAVE: dict[str, Callable[..., "OnLeavePolicy"]] = {}
+
+
+def _registrar(table: dict):
+    def register(name: str):
+        def deco(cls):
+            table[name] = cls
+            cls.name = name
+            return cls
+
+        return deco
+
+    return register
+
+
+register_allocation = _registrar(ALLOCATION)
+register_reassignment = _registrar(REASSIGNMENT)
+register_on_leave = _registrar(ON_LEAVE)
+
+
+def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) -> float:
+    """Standardised match of two style vectors (mean 0, SD 1 for random pairs)."""
+    return sum(p * c for p, c in zip(patient_style, clinician_style)) / math.sqrt(len(patient_style))
+
+
+# --------------------------------------------------------------------------- allocation
+class AllocationPolicy:
+    """Choose one clinician from ``free`` (non-empty, all below their cap)."""
+
+    def __init__(self, cfg: PolicyConfig, service: "Service"):
+        self.cfg = cfg
+        self.service = service
+
+    def choose(self, patient: Patient, free: list[Clinician]) -> Clinician:
+        raise NotImplementedError
+
+
+@register_allocation("least_loaded")
+class LeastLoaded(AllocationPolicy):
+    """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
+
+    def choose(self, patient, free):
+        return min(free, key=lambda c: (c.caseload / c.caseload_cap, c.id))
+
+
+@register_allocation("random")
+class RandomAllocation(AllocationPolicy):
+    """A uniformly random free clinician (draw from the patient's own attributes)."""
+
+    def choose(self, patient, free):
+        u = self.service.patient_uniform(patient, 0)
+        return free[min(int(u * len(free)), len(free) - 1)]
+
+
+@register_allocation("round_robin")
+class RoundRobin(AllocationPolicy):
+    """Clinicians take turns in id order, skipping those without a free slot."""
+
+    def __init__(self, cfg, service):
+        super().__init__(cfg, service)
+        self.last: dict[int, int] = {}
+
+    def choose(self, patient, free):
+        d = free[0].discipline
+        last = self.last.get(d, -1)
+        ordered = sorted(free, key=lambda c: c.id)
+        pick = next((c for c in ordered if c.id > last), ordered[0])
+        self.last[d] = pick.id
+        return pick
+
+
+@register_allocation("matched")
+class Matched(AllocationPolicy):
+    """The free clinician with the best *estimated* fit.
+
+    The estimate correlates ``matching_accuracy`` with the true fit: it is
+    ``acc*fit + sqrt(1-acc^2)*noise`` with noise from the patient's own draws, so
+    accuracy 0 is random allocation and 1 is perfect matching.
+    """
+
+    def choose(self, patient, free):
+        acc = self.cfg.matching_accuracy
+        s = math.sqrt(max(0.0, 1.0 - acc * acc))
+
+        def estimate(c: Clinician) -> float:
+            noise = self.service.patient_normal(patient, c.id)
+            return acc * style_fit(patient.style, c.style) + s * noise
+
+        return max(free, key=lambda c: (estimate(c), -c.id))
+
+
+# --------------------------------------------------------------------------- reassignment
+class ReassignmentPolicy:
+    """Decide after an attended session whether the dyad should end for another clinician.
+
+    ``after_session`` returns None (stay) or a cause: "policy" or "patient_request".
+    """
+
+    def __init__(self, cfg: PolicyConfig, service: "Service"):
+        self.cfg = cfg
+        self.service = service
+
+    def after_session(self, dyad: Dyad, patient_rating: float, u_policy: float) -> Optional[str]:
+        return None
+
+
+@register_reassignment("continuity")
+class Continuity(ReassignmentPolicy):
+    """Never reassign voluntarily: patients stay with their clinician."""
+
+
+# --------------------------------------------------------------------------- on leave
+class OnLeavePolicy:
+    """What happens to a departing clinician's patients."""
+
+    def __init__(self, cfg: PolicyConfig, service: "Service"):
+        self.cfg = cfg
+        self.service = service
+
+    def clinician_left(self, clinician: Clinician, dyads: list[Dyad]) -> None:
+        raise NotImplementedError
+
+
+def make_policies(cfg: PolicyConfig, service: "Service"):
+    return (ALLOCATION[cfg.allocation](cfg, service),
+            REASSIGNMENT[cfg.reassignment](cfg, service),
+            ON_LEAVE[cfg.on_leave](cfg, service) if cfg.on_leave in ON_LEAVE else None)

@@ -1,0 +1,131 @@
+"""Random streams keyed by purpose, replication and entity (common random numbers).
+
+One master seed fans out through :class:`numpy.random.SeedSequence` into independent
+streams. A stream is identified by ``(replication, purpose, *keys)``, never by the order
+in which the model happens to ask for numbers, so two scenarios of the same replication
+see the same referrals, the same patients and clinicians, and the same per-session draws
+for every dyad wherever they do not differ.
+
+Per-session randomness comes from *tapes*: each dyad gets fixed-layout lists of uniforms
+and standard normals, pre-drawn in batches. Session ``n`` of a dyad always reads the same
+slots whatever happened before, which keeps scenarios synchronised and keeps the hot path
+free of one-at-a-time numpy calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Purposes (stable integers: changing one changes every result).
+ARRIVALS = 1
+PATIENTS = 2
+CLINICIANS = 3
+TAPES = 4
+TAPE_EXTENSION = 5
+TURNOVER = 6
+ABSENCE = 7
+POLICY = 8
+TRAINING = 9
+
+# Per-session tape layout.
+N_UNIFORM = 12  # uniforms read by one session
+N_NORMAL = 7  # normals read by one session
+HEADER_NORMAL = 4  # dyad-constant normals before the first session's block
+HEADER_UNIFORM = 2  # dyad-constant uniforms
+
+# Names of the session slots (indices into one session's block).
+(U_ATTEND, U_DROPOUT, U_RUPTURE, U_TYPE, U_SEVERITY, U_DETECT, U_REPAIR, U_GAIN, U_REPORT, U_POLICY,
+ U_LATE_REPAIR, U_SPARE) = range(N_UNIFORM)
+Z_GOALS, Z_TASKS, Z_BOND, Z_PATIENT_RATING, Z_CLINICIAN_RATING, Z_SYMPTOM, Z_MEASURE = range(N_NORMAL)
+
+PATIENT_BATCH = 256  # patients whose attributes / first tapes are drawn together
+CLINICIAN_BATCH = 64
+
+
+class Streams:
+    """Generators for one replication, created on demand from the master seed."""
+
+    def __init__(self, seed: int, replication: int):
+        self.seed = int(seed)
+        self.replication = int(replication)
+
+    def generator(self, purpose: int, *keys: int) -> np.random.Generator:
+        """A fresh generator for ``(replication, purpose, *keys)``; same keys, same numbers."""
+        ss = np.random.SeedSequence(self.seed, spawn_key=(self.replication, purpose, *keys))
+        return np.random.Generator(np.random.PCG64(ss))
+
+
+class BatchedRows:
+    """Row ``i`` of an unbounded table of random numbers, drawn ``batch`` rows at a time.
+
+    Row i depends only on (purpose, keys, i), so entity i gets the same numbers in every
+    scenario. ``draw(gen, n, width)`` must return an ``(n, width)`` array.
+    """
+
+    def __init__(self, streams: Streams, purpose: int, keys: tuple[int, ...], width: int, draw, batch: int):
+        self._streams = streams
+        self._purpose = purpose
+        self._keys = keys
+        self._width = width
+        self._draw = draw
+        self._batch = batch
+        self._cache: dict[int, np.ndarray] = {}
+
+    def row(self, i: int) -> np.ndarray:
+        b, r = divmod(i, self._batch)
+        block = self._cache.get(b)
+        if block is None:
+            gen = self._streams.generator(self._purpose, *self._keys, b)
+            block = self._draw(gen, self._batch, self._width)
+            self._cache[b] = block
+            self._cache.pop(b - 2, None)  # entities arrive in order; old blocks are done
+        return block[r]
+
+
+class Tape:
+    """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key."""
+
+    __slots__ = ("u", "z", "key", "extensions")
+
+    def __init__(self, u: list, z: list, key: tuple[int, ...]):
+        self.u = u
+        self.z = z
+        self.key = key
+        self.extensions = 0
+
+
+class TapeSource:
+    """Hands out per-dyad tapes keyed by (patient, discipline, dyad sequence)."""
+
+    def __init__(self, streams: Streams, sessions_per_tape: int, n_disciplines: int):
+        self.streams = streams
+        self.sessions = int(sessions_per_tape)
+        nu = HEADER_UNIFORM + self.sessions * N_UNIFORM
+        nz = HEADER_NORMAL + self.sessions * N_NORMAL
+        self._first_u = [
+            BatchedRows(streams, TAPES, (d, 0), nu, lambda g, n, w: g.random((n, w)), PATIENT_BATCH)
+            for d in range(n_disciplines)
+        ]
+        self._first_z = [
+            BatchedRows(streams, TAPES, (d, 1), nz, lambda g, n, w: g.standard_normal((n, w)), PATIENT_BATCH)
+            for d in range(n_disciplines)
+        ]
+
+    def tape(self, patient: int, discipline: int, seq: int) -> Tape:
+        """The tape of the ``seq``-th dyad of ``patient`` in ``discipline`` (0 = first)."""
+        key = (patient, discipline, seq)
+        if seq == 0:
+            u = self._first_u[discipline].row(patient).tolist()
+            z = self._first_z[discipline].row(patient).tolist()
+        else:
+            gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
+            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM).tolist()
+            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL).tolist()
+        return Tape(u, z, key)
+
+    def extend(self, tape: Tape) -> None:
+        """Append another ``sessions`` worth of draws (deterministic per tape and step)."""
+        tape.extensions += 1
+        gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
+        tape.u.extend(gen.random(self.sessions * N_UNIFORM).tolist())
+        tape.z.extend(gen.standard_normal(self.sessions * N_NORMAL).tolist())

@@ -1,0 +1,392 @@
+"""The service: referrals, waiting lists, caseloads and the dyads' sessions, in simpy.
+
+One :class:`Service` simulates one scenario × replication and returns its tables. It
+never prints or writes files. Each dyad is one simpy process that yields one timeout per
+scheduled session; everything else (waiting-list reneging, time-series samples,
+turnover) is event-driven around it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import replace
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from . import rng
+from .config import Config, DisciplineConfig
+from .entities import NAN, Clinician, Dyad, Patient
+from .policies import make_policies, style_fit
+from .recorder import SessionRecorder
+from .rupture import make_rupture_model
+from .session import SessionStep
+
+# Columns of a patient's attribute row (standard normals, then uniforms).
+PZ_SEVERITY, PZ_CAPACITY, PZ_SENSITIVITY, PZ_ENGAGEMENT, PZ_RESPONSE, PZ_RATING, PZ_MEASURE, PZ_STYLE = range(8)
+PU_RENEGE, PU_INTENSITY, PU_ALLOCATION, PU_TEAM, PU_SPARE = range(5)
+# Clinician attribute row.
+CZ_ALLIANCE, CZ_OUTCOME, CZ_DETECTION, CZ_REPAIR, CZ_RATER, CZ_STYLE = range(6)
+CU_TRAINING, CU_TENURE, CU_SPARE = range(3)
+MAX_STYLE = 4
+MATCH_WIDTH = 512  # per-patient normals for fit-estimate noise, indexed by clinician id
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
+    """The service's disciplines, with ``service.clinicians`` applied to the first."""
+    ds = [replace(d) for d in cfg.service.disciplines]
+    if cfg.service.clinicians is not None:
+        ds[0] = replace(ds[0], count=int(cfg.service.clinicians))
+    return ds
+
+
+class Service:
+    """One replication of one scenario."""
+
+    def __init__(self, cfg: Config, replication: int, scenario: Optional[str] = None):
+        self.cfg = cfg
+        self.replication = int(replication)
+        self.scenario = scenario if scenario is not None else cfg.run.name
+        self.env = simpy.Environment()
+        self.streams = rng.Streams(cfg.run.seed, replication)
+        self.warmup = float(cfg.run.warmup_days)
+        self.end_day = self.warmup + float(cfg.run.horizon_days)
+        self.disciplines = disciplines_of(cfg)
+        self.discipline_index = {d.name: i for i, d in enumerate(self.disciplines)}
+        self.care = [self.discipline_index[name] for name in cfg.service.care_model]
+        self.care_weights = list(cfg.service.care_weights)
+        self.primary = self.care[0]
+        self.n_teams = int(cfg.service.teams)
+        self.recorder = SessionRecorder(cfg.output.sessions)
+        self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
+        self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
+        self.tapes = rng.TapeSource(self.streams, self._tape_sessions(), len(self.disciplines))
+        self.step = SessionStep(self)
+
+        style_dims = int(cfg.clinicians.style_dims)
+        self.style_dims = style_dims
+        self._patient_z = rng.BatchedRows(self.streams, rng.PATIENTS, (0,), PZ_STYLE + MAX_STYLE,
+                                          lambda g, n, w: g.standard_normal((n, w)), rng.PATIENT_BATCH)
+        self._patient_u = rng.BatchedRows(self.streams, rng.PATIENTS, (1,), 5,
+                                          lambda g, n, w: g.random((n, w)), rng.PATIENT_BATCH)
+        self._match_z = rng.BatchedRows(self.streams, rng.POLICY, (0,), MATCH_WIDTH,
+                                        lambda g, n, w: g.standard_normal((n, w)), rng.PATIENT_BATCH)
+        self._clin_z = rng.BatchedRows(self.streams, rng.CLINICIANS, (0,), CZ_STYLE + MAX_STYLE,
+                                       lambda g, n, w: g.standard_normal((n, w)), rng.CLINICIAN_BATCH)
+        self._clin_u = rng.BatchedRows(self.streams, rng.CLINICIANS, (1,), 3,
+                                       lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
+
+        self.patients: list[Patient] = []
+        self.clinicians: list[Clinician] = []
+        self.dyads_created = 0
+        self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician)
+        self.timeseries: list[tuple] = []
+        # waiting[(team, discipline)]: FIFO of patients needing a dyad; priority first.
+        self.waiting: dict[tuple[int, int], deque] = {}
+        self.priority: dict[tuple[int, int], deque] = {}
+        self.n_waiting = 0  # referred, not yet started, not exited
+        self.n_in_care = 0
+        self.vacancies = 0
+        self.by_team_discipline: dict[tuple[int, int], list[Clinician]] = {}
+        for t in range(self.n_teams):
+            for d in range(len(self.disciplines)):
+                self.waiting[(t, d)] = deque()
+                self.priority[(t, d)] = deque()
+                self.by_team_discipline[(t, d)] = []
+        self._build_staff()
+
+    # ------------------------------------------------------------------ construction
+    def _tape_sessions(self) -> int:
+        pop = self.cfg.population
+        return max(8, min(64, int(max(pop.max_sessions_low, pop.max_sessions_high) * 1.3) + 2))
+
+    def _build_staff(self) -> None:
+        for d, disc in enumerate(self.disciplines):
+            for k in range(int(disc.count)):
+                self.new_clinician(team=k % self.n_teams, discipline=d, day=0.0)
+
+    def new_clinician(self, team: int, discipline: int, day: float) -> Clinician:
+        """Draw a clinician (row = its id, so the same post gets the same person across scenarios)."""
+        cid = len(self.clinicians)
+        z = self._clin_z.row(cid)
+        u = self._clin_u.row(cid)
+        cc = self.cfg.clinicians
+        rc = self.cfg.rupture
+        disc = self.disciplines[discipline]
+        trained = bool(u[CU_TRAINING] < rc.training_share)
+        det = cc.detection_logit_mean + cc.detection_logit_sd * z[CZ_DETECTION]
+        rep = cc.repair_logit_mean + cc.repair_logit_sd * z[CZ_REPAIR]
+        if trained:
+            det += rc.training_detection_gain
+            rep += rc.training_repair_gain
+        c = Clinician(
+            id=cid, team=team, discipline=discipline,
+            alliance_skill=float(cc.alliance_skill_sd * z[CZ_ALLIANCE]),
+            outcome_skill=float(math.exp(cc.outcome_skill_sd * z[CZ_OUTCOME] - 0.5 * cc.outcome_skill_sd ** 2)),
+            detection_logit=float(det), repair_logit=float(rep),
+            rater_bias=float(cc.rater_bias_mean + cc.rater_bias_sd * z[CZ_RATER]),
+            style=tuple(float(v) for v in z[CZ_STYLE:CZ_STYLE + self.style_dims]),
+            caseload_cap=int(disc.caseload_cap), comfortable_caseload=int(disc.comfortable_caseload),
+            start_day=float(day), trained=trained,
+        )
+        self.clinicians.append(c)
+        self.by_team_discipline[(team, discipline)].append(c)
+        return c
+
+    def clinician_tenure_uniform(self, clinician: Clinician) -> float:
+        return float(self._clin_u.row(clinician.id)[CU_TENURE])
+
+    def patient_uniform(self, patient: Patient, k: int) -> float:
+        """A per-patient uniform for policies (k=0: allocation)."""
+        return float(self._patient_u.row(patient.id)[PU_ALLOCATION if k == 0 else PU_SPARE])
+
+    def patient_normal(self, patient: Patient, clinician_id: int) -> float:
+        """A per-(patient, clinician) normal, e.g. noise in an estimate of their fit."""
+        return float(self._match_z.row(patient.id)[clinician_id % MATCH_WIDTH])
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> dict[str, pd.DataFrame]:
+        env = self.env
+        env.process(self._referrals())
+        env.process(self._sampler())
+        if self.cfg.turnover.annual_rate > 0 or self.cfg.turnover.absence_per_year > 0:
+            from .workforce import start_workforce
+
+            start_workforce(self)
+        env.run(until=self.end_day)
+        return self.tables()
+
+    def _referrals(self):
+        """Poisson referrals; inter-arrival draws are shared across scenarios (scaled by rate)."""
+        rate_per_day = self.cfg.service.referrals_per_week / 7.0
+        if rate_per_day <= 0:
+            return
+        gaps = rng.BatchedRows(self.streams, rng.ARRIVALS, (0,), 1024,
+                               lambda g, n, w: g.standard_exponential((n, w)), 1)
+        env = self.env
+        i = 0
+        while True:
+            row = gaps.row(i // 1024)
+            gap = float(row[i % 1024]) / rate_per_day
+            if env.now + gap >= self.end_day:
+                return
+            yield env.timeout(gap)
+            self._refer(len(self.patients))
+            i += 1
+
+    def _refer(self, pid: int) -> None:
+        cfg = self.cfg
+        pop = cfg.population
+        z = self._patient_z.row(pid)
+        u = self._patient_u.row(pid)
+        day = self.env.now
+        sev = pop.severity_mean + pop.severity_sd * float(z[PZ_SEVERITY])
+        sev = min(pop.severity_max, max(pop.severity_min, sev))
+        observed = min(pop.severity_max, max(0.0, round(sev + pop.measurement_sd * float(z[PZ_MEASURE]))))
+        oc = cfg.outcome
+        response = oc.response_rate * math.exp(oc.response_sd * float(z[PZ_RESPONSE]) - 0.5 * oc.response_sd ** 2)
+        renege = cfg.service.renege_per_week / 7.0
+        renege_day = day - math.log(max(1e-300, float(u[PU_RENEGE]))) / renege if renege > 0 else math.inf
+        low = float(u[PU_INTENSITY]) < pop.low_intensity_share
+        p = Patient(
+            id=pid, referral_day=day, group=pop.group,
+            baseline_severity=sev, baseline_observed=float(observed), severity=sev,
+            capacity_z=pop.capacity_logit_mean + pop.capacity_logit_sd * float(z[PZ_CAPACITY]),
+            sensitivity_z=float(z[PZ_SENSITIVITY]),
+            engagement_z=float(z[PZ_ENGAGEMENT]),
+            response_rate=response,
+            rating_bias=cfg.alliance.patient_bias_mean + cfg.alliance.patient_bias_sd * float(z[PZ_RATING]),
+            style=tuple(float(v) for v in z[PZ_STYLE:PZ_STYLE + self.style_dims]),
+            max_sessions=int(pop.max_sessions_low if low else pop.max_sessions_high),
+            measured=day >= self.warmup,
+            renege_day=renege_day,
+            dyad_seq=[0] * len(self.disciplines),
+        )
+        p.team = min(int(float(u[PU_TEAM]) * self.n_teams), self.n_teams - 1)
+        p.last_observed = p.baseline_observed
+        self.patients.append(p)
+        self.n_waiting += 1
+        for d in self.care:
+            self.waiting[(p.team, d)].append(p)
+        if renege_day < self.end_day:
+            ev = self.env.timeout(renege_day - day)
+            ev.callbacks.append(lambda _ev, p=p: self._renege(p))
+        for d in self.care:
+            self.fill(p.team, d)
+
+    def _renege(self, p: Patient) -> None:
+        if not p.started and not p.exited:
+            self.n_waiting -= 1
+            self._exit(p, "left_waiting_list")
+
+    # ------------------------------------------------------------------ capacity
+    def free_clinicians(self, team: int, d: int) -> list[Clinician]:
+        return [c for c in self.by_team_discipline[(team, d)]
+                if c.active and c.caseload < c.caseload_cap]
+
+    def fill(self, team: int, d: int) -> None:
+        """Allocate waiting patients (priority queue first) while free slots exist."""
+        key = (team, d)
+        queues = (self.priority[key], self.waiting[key])
+        while True:
+            patient = None
+            for q in queues:
+                while q and (q[0].exited or self._has_dyad(q[0], d)):
+                    q.popleft()
+                if q:
+                    patient = q[0]
+                    break
+            if patient is None:
+                return
+            free = self.free_clinicians(team, d)
+            if not free:
+                return
+            (queues[0] if queues[0] and queues[0][0] is patient else queues[1]).popleft()
+            clinician = self.allocation.choose(patient, free)
+            self.start_dyad(patient, clinician, carried=getattr(patient, "carried", None))
+
+    @staticmethod
+    def _has_dyad(p: Patient, d: int) -> bool:
+        for dy in p.dyads:
+            if dy.discipline == d:
+                return True
+        return False
+
+    def _set_caseload(self, c: Clinician, delta: int) -> None:
+        c.caseload += delta
+        if c.caseload > c.max_caseload:
+            c.max_caseload = c.caseload
+        over = c.caseload - c.comfortable_caseload
+        c.strain = over / c.comfortable_caseload if over > 0 else 0.0
+
+    def start_dyad(self, p: Patient, c: Clinician, carried: Optional[float] = None) -> Dyad:
+        """Open a dyad: potential from capacity, skill and fit; start from scratch or carried trust."""
+        al = self.cfg.alliance
+        d = c.discipline
+        seq = p.dyad_seq[d]
+        p.dyad_seq[d] += 1
+        tape = self.tapes.tape(p.id, d, seq)
+        z = tape.z
+        fit = al.fit_sd * style_fit(p.style, c.style)
+        base = al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
+        pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
+        if carried is None:
+            start = [al.initial_share * pk for pk in pots]
+        else:
+            ts = al.transfer_share
+            start = [ts * carried + (1 - ts) * al.initial_share * pk for pk in pots]
+        w = self.care_weights[self.care.index(d)] if d in self.care else 0.0
+        dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
+                    start_day=self.env.now, goals=start[0], tasks=start[1], bond=start[2],
+                    potential_goals=pots[0], potential_tasks=pots[1], potential_bond=pots[2])
+        wg, wt, wb = al.weights
+        dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
+        self.dyads_created += 1
+        self._set_caseload(c, +1)
+        c.patients_held.add(dyad)
+        p.dyads.append(dyad)
+        if not p.started:
+            p.started = True
+            p.queue_days = self.env.now - p.referral_day
+            p.first_clinician_id = c.id
+            self.n_waiting -= 1
+            self.n_in_care += 1
+            p.in_care = True
+        p.carried = None
+        self.update_team_alliance(p)
+        delay = self.cfg.service.first_appointment_delay_days
+        self.env.process(self.step.dyad_process(dyad, delay))
+        return dyad
+
+    def update_team_alliance(self, p: Patient) -> None:
+        """The patient's relationship with the team: weighted mean over current dyads."""
+        dyads = p.dyads
+        if len(dyads) == 1:
+            p.team_alliance = dyads[0].alliance
+            return
+        tw = sum(dy.weight for dy in dyads)
+        if tw > 0:
+            p.team_alliance = sum(dy.weight * dy.alliance for dy in dyads) / tw
+        elif dyads:
+            p.team_alliance = sum(dy.alliance for dy in dyads) / len(dyads)
+
+    def end_dyad(self, dyad: Dyad) -> None:
+        """Close a dyad and free the clinician's slot (refilled by the caller)."""
+        if not dyad.active:
+            return
+        dyad.active = False
+        c = dyad.clinician
+        self._set_caseload(c, -1)
+        c.patients_held.discard(dyad)
+        p = dyad.patient
+        p.dyads.remove(dyad)
+        if dyad.unresolved:
+            p.unresolved -= 1
+
+    def reassign(self, dyad: Dyad, cause: str) -> None:
+        """End a dyad and put the patient back in line for the same discipline.
+
+        The new dyad starts from carried-over team trust; the transition itself carries a
+        one-off dropout risk (drawn from the old dyad's tape, so it is synchronised).
+        """
+        p = dyad.patient
+        c = dyad.clinician
+        trust = p.team_alliance
+        self.end_dyad(dyad)
+        p.reassignments += 1
+        self.reassignment_log.append((p.id, self.env.now, cause, c.id))
+        u = dyad.tape.u[rng.HEADER_UNIFORM - 1]
+        if u < self.cfg.dropout.transition:
+            self.discharge(p, "dropout")
+            self.fill(c.team, c.discipline)
+            return
+        p.carried = trust
+        key = (p.team, dyad.discipline)
+        (self.priority[key] if self.cfg.policy.reassignment_priority else self.waiting[key]).append(p)
+        self.fill(c.team, c.discipline)
+        if c.team != p.team:
+            self.fill(p.team, dyad.discipline)
+
+    def discharge(self, p: Patient, reason: str) -> None:
+        """End all of a patient's dyads and record the exit; refill freed slots."""
+        if p.exited:
+            return
+        freed = [(dy.clinician.team, dy.discipline) for dy in p.dyads]
+        for dy in list(p.dyads):
+            self.end_dyad(dy)
+        if p.in_care:
+            self.n_in_care -= 1
+            p.in_care = False
+        self._exit(p, reason)
+        for team, d in freed:
+            self.fill(team, d)
+
+    def _exit(self, p: Patient, reason: str) -> None:
+        p.exited = True
+        p.exit_day = self.env.now
+        p.exit_reason = reason
+
+    # ------------------------------------------------------------------ monitoring
+    def _sampler(self):
+        env = self.env
+        dt = float(self.cfg.output.timeseries_interval_days)
+        while True:
+            active = [c for c in self.clinicians if c.active]
+            mean_caseload = sum(c.caseload for c in active) / len(active) if active else NAN
+            self.timeseries.append((env.now, self.n_waiting, self.n_in_care, self.vacancies, mean_caseload))
+            if env.now + dt > self.end_day:
+                return
+            yield env.timeout(dt)
+
+    # ------------------------------------------------------------------ tables
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from .tables import build_tables
+
+        return build_tables(self)

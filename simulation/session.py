@@ -1,0 +1,192 @@
+"""One dyad's sessions: attendance, alliance, rupture/repair, symptoms, exits.
+
+This is the hot path (hundreds of millions of calls in a sweep). Parameters are copied
+into plain attributes once; each session reads a fixed block of its dyad's tape with one
+slice; the session is recorded into column buffers. No pandas, no dicts, no numpy scalars.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from . import rng
+from .rupture import NONE, REPAIR_NONE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .entities import Dyad
+    from .service import Service
+
+NAN = float("nan")
+HU, HZ, NU, NZ = rng.HEADER_UNIFORM, rng.HEADER_NORMAL, rng.N_UNIFORM, rng.N_NORMAL
+
+
+class SessionStep:
+    """Holds the session parameters of a run and the per-dyad simpy process."""
+
+    def __init__(self, service: "Service"):
+        cfg = service.cfg
+        self.service = service
+        al, at, do, oc, pop = cfg.alliance, cfg.attendance, cfg.dropout, cfg.outcome, cfg.population
+        self.wg, self.wt, self.wb = (float(w) for w in al.weights)
+        self.growth = al.growth_rate
+        self.noise = al.noise_sd
+        self.feedback = al.symptom_feedback
+        self.ref = al.reference
+        self.scale_lo = al.scale_min
+        self.scale_span = al.scale_max - al.scale_min
+        self.pe_sd = al.patient_error_sd
+        self.ce_sd = al.clinician_error_sd
+        self.strain_pen = cfg.clinicians.strain_growth_penalty
+        self.dna0, self.dna_eng, self.dna_all = at.dna_intercept, at.dna_engagement, at.dna_alliance
+        self.dna_unres, self.dna_wait = at.dna_unresolved, at.dna_wait_per_week
+        self.max_dna = at.consecutive_dna_discharge
+        self.do0, self.do_early, self.do_decay = do.intercept, do.early_boost, do.early_decay
+        self.do_all, self.do_unres, self.do_dna = do.alliance, do.unresolved, do.after_dna
+        self.do_wait, self.do_eng = do.wait_per_week, do.engagement
+        self.alliance_effect = oc.alliance_effect
+        self.sym_sd = oc.noise_sd
+        self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
+        self.min_recovery = oc.min_sessions_recovery_discharge
+        self.sev_max = pop.severity_max
+        self.caseness, self.rc = pop.caseness, pop.reliable_change
+        self.meas_sd = pop.measurement_sd
+        self.monitoring = cfg.rupture.monitoring_every
+        self.max_days = cfg.service.max_days_in_care
+        self.primary = service.primary
+        self.intervals = [(d.session_interval_days,
+                           (d.session_interval_max_days or d.session_interval_days) - d.session_interval_days)
+                          for d in service.disciplines]
+        self.effects = [d.treatment_effect for d in service.disciplines]
+
+    def dyad_process(self, dyad: "Dyad", first_delay: float):
+        """simpy process: one timeout per scheduled session until the dyad ends."""
+        svc = self.service
+        env = svc.env
+        timeout = env.timeout
+        record = svc.recorder.add
+        rupture = svc.rupture.at_session
+        reassignment = svc.reassignment.after_session
+        exp = math.exp
+        p = dyad.patient
+        c = dyad.clinician
+        tape = dyad.tape
+        d = dyad.discipline
+        primary = d == self.primary
+        effect = self.effects[d]
+        interval, interval_span = self.intervals[d]
+        wg, wt, wb, ref = self.wg, self.wt, self.wb, self.ref
+        end_day = svc.end_day
+        yield timeout(first_delay)
+        while dyad.active:
+            now = env.now
+            n = dyad.n
+            j = HU + n * NU
+            if j + NU > len(tape.u):
+                svc.tapes.extend(tape)
+            k = HZ + n * NZ
+            u_att, u_do = tape.u[j], tape.u[j + 1]
+            first = p.contacts == 0
+            wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
+            if p.sessions_attended == 0 and first and p.first_session_day != p.first_session_day:
+                p.first_session_day = now
+            # Attendance.
+            x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
+                 + (self.dna_unres if p.unresolved else 0.0) + self.dna_wait * wait_weeks)
+            attended = u_att >= 1.0 / (1.0 + exp(-x))
+            dyad.n = n + 1
+            reason = None
+            if attended:
+                zg, zt, zb, zp, zc, zs, zm = tape.z[k:k + NZ]
+                # Alliance moves toward the dyad potential (lifted by symptom improvement).
+                rate = self.growth * (1.0 - self.strain_pen * c.strain)
+                if rate < 0.0:
+                    rate = 0.0
+                fb = self.feedback * (p.baseline_severity - p.severity) / p.baseline_severity
+                pg = dyad.potential_goals + fb
+                pt = dyad.potential_tasks + fb
+                pb = dyad.potential_bond + fb
+                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + self.noise * zg
+                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + self.noise * zt
+                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + self.noise * zb
+                dyad.goals = 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
+                dyad.tasks = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
+                dyad.bond = 0.0 if b < 0.0 else (1.0 if b > 1.0 else b)
+                dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
+                # Rupture and repair.
+                attended_n = dyad.attended + 1
+                fbk = self.monitoring > 0 and attended_n % self.monitoring == 0
+                kind, repair, reported = rupture(dyad, c, p, tape.u, j, fbk)
+                a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
+                dyad.alliance = a
+                if len(p.dyads) == 1:
+                    p.team_alliance = a
+                else:
+                    svc.update_team_alliance(p)
+                # Observed ratings on the instrument's scale.
+                rp = a + p.rating_bias + self.pe_sd * zp
+                rc = a + c.rater_bias + self.ce_sd * zc
+                rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
+                rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
+                dyad.last_patient_rating = rp
+                # Symptoms: improvement grows with the team relationship.
+                s = p.severity
+                if effect > 0.0:
+                    r = p.response_rate * c.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
+                    s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
+                    if tape.u[j + rng.U_GAIN] < self.gain_p:
+                        s -= self.gain_share * s
+                    s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
+                    p.severity = s
+                obs = round(s + self.meas_sd * zm)
+                obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
+                p.last_observed = obs
+                dyad.attended = attended_n
+                p.sessions_attended += 1
+                p.consecutive_dnas = 0
+                na = p.sessions_attended
+                if 3 <= na <= 5:
+                    p.early_alliance_sum += rp
+                    p.early_alliance_n += 1
+                    if na == 3:
+                        p.alliance_patient_s3 = rp
+                        p.alliance_clinician_s3 = rc
+                if reported:
+                    p.ruptures_reported += 1
+                record(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
+                       kind, repair, reported, dyad.unresolved, obs)
+                if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
+                        and p.baseline_observed - obs >= self.rc):
+                    reason = "recovered"
+                elif primary and dyad.attended >= p.max_sessions:
+                    reason = "completed"
+            else:
+                p.dnas += 1
+                p.consecutive_dnas += 1
+                record(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
+                       NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
+                if p.consecutive_dnas >= self.max_dna:
+                    reason = "dna_discharge"
+            if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
+                reason = "completed"
+            # Unilateral termination after the contact.
+            if reason is None:
+                x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
+                     - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
+                     + (self.do_unres if p.unresolved else 0.0)
+                     + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
+                if u_do < 1.0 / (1.0 + exp(-x)):
+                    reason = "dropout"
+            p.contacts += 1
+            if reason is not None:
+                svc.discharge(p, reason)
+                return
+            if attended:
+                cause = reassignment(dyad, rp, tape.u[j + rng.U_POLICY])
+                if cause is not None:
+                    svc.reassign(dyad, cause)
+                    return
+            gap = interval + interval_span * tape.u[j + rng.U_SPARE] if interval_span else interval
+            if now + gap >= end_day:
+                return
+            yield timeout(gap)
