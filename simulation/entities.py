@@ -40,7 +40,11 @@ class Clinician:
     strain: float = 0.0  # max(0, caseload - comfortable) / comfortable
     leave_day: float = NAN
     active: bool = True
-    absent_until: float = -1.0
+    absent_until: float = -1.0  # day the current sickness absence ends (-1: never absent)
+    absence_episodes: int = 0  # sickness-absence episodes started
+    absence_days: float = 0.0  # days of sickness absence (within the run)
+    sessions_cancelled: int = 0  # this clinician's sessions cancelled by absence
+    sessions_covered: int = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
 
 
@@ -87,7 +91,8 @@ class Patient:
     dyad_seq: list = field(default_factory=list)  # dyads created so far, per discipline
     team: int = 0
     queue_days: float = NAN  # referral to allocation (time on the waiting list)
-    carried: Optional[float] = None  # team trust carried into the next dyad (reassignment)
+    carried: dict = field(default_factory=dict)  # discipline -> team trust carried into its next dyad
+    avoid: frozenset = frozenset()  # clinicians this patient was moved away from (not re-allocated)
 
 
 @dataclass(slots=True, eq=False)
