@@ -53,6 +53,7 @@ class DisciplineConfig:
     session_interval_days: float = 7.0  # days between scheduled sessions
     session_interval_max_days: Optional[float] = None  # if set, interval ~ U(min, max)
     treatment_effect: float = 1.0  # weight of this discipline's sessions on symptom change
+    alliance_shift: float = 0.0  # logit shift of this discipline's dyad potentials (e.g. brief reviews)
 
 
 @dataclass

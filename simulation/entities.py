@@ -84,6 +84,7 @@ class Patient:
     first_clinician_id: int = -1
     team_alliance: float = 0.0  # weighted composite over the patient's dyads (drives DNA, dropout)
     unresolved: int = 0  # dyads with an unresolved rupture
+    unresolved_share: float = 0.0  # team weight of the dyads with an unresolved rupture (scales its hazards)
     dyads: list = field(default_factory=list)  # current dyads, one per discipline at most
     started: bool = False
     in_care: bool = False

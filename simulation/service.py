@@ -291,7 +291,8 @@ class Service:
         tape = self.tapes.tape(p.id, d, seq)
         z = tape.z
         fit = al.fit_sd * style_fit(p.style, c.style)
-        base = al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
+        base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
+                + self.disciplines[d].alliance_shift)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
         if carried is None:
             start = [al.initial_share * pk for pk in pots]
@@ -321,16 +322,24 @@ class Service:
         return dyad
 
     def update_team_alliance(self, p: Patient) -> None:
-        """The patient's relationship with the team: weighted mean over current dyads."""
+        """The patient's relationship with the team: weighted mean over current dyads.
+
+        Also the team weight of the dyads with an unresolved rupture, which scales the
+        unresolved-rupture terms of the DNA and dropout hazards (so a zero-weight dyad
+        cannot drive attendance or dropout). Without dyads both keep their last values.
+        """
         dyads = p.dyads
         if len(dyads) == 1:
             p.team_alliance = dyads[0].alliance
+            p.unresolved_share = 1.0 if dyads[0].unresolved else 0.0
             return
         tw = sum(dy.weight for dy in dyads)
         if tw > 0:
             p.team_alliance = sum(dy.weight * dy.alliance for dy in dyads) / tw
+            p.unresolved_share = sum(dy.weight for dy in dyads if dy.unresolved) / tw
         elif dyads:
             p.team_alliance = sum(dy.alliance for dy in dyads) / len(dyads)
+            p.unresolved_share = sum(1.0 for dy in dyads if dy.unresolved) / len(dyads)
 
     def end_dyad(self, dyad: Dyad) -> None:
         """Close a dyad and free the clinician's slot (refilled by the caller)."""
@@ -344,6 +353,8 @@ class Service:
         p.dyads.remove(dyad)
         if dyad.unresolved:
             p.unresolved -= 1
+        if p.dyads:
+            self.update_team_alliance(p)
 
     def reassign(self, dyad: Dyad, cause: str, hold: Optional[list] = None) -> bool:
         """End a dyad and put the patient back in line for the same discipline.

@@ -98,7 +98,7 @@ class SessionStep:
                 p.first_session_day = now
             # Attendance.
             x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
-                 + (self.dna_unres if p.unresolved else 0.0) + self.dna_wait * wait_weeks)
+                 + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
             attended = u_att >= 1.0 / (1.0 + exp(-x))
             dyad.n = n + 1
             reason = None
@@ -127,6 +127,7 @@ class SessionStep:
                 dyad.alliance = a
                 if len(p.dyads) == 1:
                     p.team_alliance = a
+                    p.unresolved_share = 1.0 if dyad.unresolved else 0.0
                 else:
                     svc.update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
@@ -179,7 +180,7 @@ class SessionStep:
             if reason is None:
                 x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
                      - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
-                     + (self.do_unres if p.unresolved else 0.0)
+                     + self.do_unres * p.unresolved_share
                      + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
                 if u_do < 1.0 / (1.0 + exp(-x)):
                     reason = "dropout"
@@ -227,7 +228,7 @@ class SessionStep:
         if p.sessions_attended == 0 and first and p.first_session_day != p.first_session_day:
             p.first_session_day = now
         x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
-             + (self.dna_unres if p.unresolved else 0.0) + self.dna_wait * wait_weeks)
+             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
         attended = u_att >= 1.0 / (1.0 + exp(-x))
         n = dyad.n
         dyad.n = n + 1
@@ -268,7 +269,7 @@ class SessionStep:
         if reason is None:
             x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
                  - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
-                 + (self.do_unres if p.unresolved else 0.0)
+                 + self.do_unres * p.unresolved_share
                  + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
             if u_do < 1.0 / (1.0 + exp(-x)):
                 reason = "dropout"
