@@ -62,7 +62,7 @@ class Patient:
     response_rate: float  # fractional improvement per attended session (before alliance)
     rating_bias: float  # offset of this patient's alliance ratings (0-1 units)
     style: tuple
-    max_sessions: int
+    max_sessions: int  # course length cap: attended sessions in the primary discipline, over all its dyads
     measured: bool
     renege_day: float
     first_session_day: float = NAN
@@ -77,6 +77,7 @@ class Patient:
     ruptures_repaired: int = 0
     ruptures_reported: int = 0
     reassignments: int = 0
+    primary_before: int = 0  # attended primary-discipline sessions in dyads that have ended
     alliance_patient_s3: float = NAN
     alliance_clinician_s3: float = NAN
     early_alliance_sum: float = 0.0  # patient-rated alliance summed over attended sessions 3-5

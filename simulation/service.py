@@ -346,11 +346,14 @@ class Service:
         if not dyad.active:
             return
         dyad.active = False
+        d = dyad.discipline
         c = dyad.clinician
         self._set_caseload(c, -1)
         c.patients_held.discard(dyad)
         p = dyad.patient
         p.dyads.remove(dyad)
+        if d == self.primary:
+            p.primary_before += dyad.attended  # the course cap counts sessions over all dyads
         if dyad.unresolved:
             p.unresolved -= 1
         if p.dyads:

@@ -165,7 +165,7 @@ class SessionStep:
                 if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
                         and p.baseline_observed - obs >= self.rc):
                     reason = "recovered"
-                elif primary and dyad.attended >= p.max_sessions:
+                elif primary and dyad.attended + p.primary_before >= p.max_sessions:
                     reason = "completed"
             else:
                 p.dnas += 1
@@ -255,7 +255,7 @@ class SessionStep:
             if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
                     and p.baseline_observed - obs >= self.rc):
                 reason = "recovered"
-            elif dyad.discipline == self.primary and dyad.attended >= p.max_sessions:
+            elif dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
                 reason = "completed"
         else:
             p.dnas += 1
