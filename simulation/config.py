@@ -53,6 +53,7 @@ class DisciplineConfig:
     session_interval_days: float = 7.0  # days between scheduled sessions
     session_interval_max_days: Optional[float] = None  # if set, interval ~ U(min, max)
     treatment_effect: float = 1.0  # weight of this discipline's sessions on symptom change
+    alliance_shift: float = 0.0  # logit shift of this discipline's dyad potentials (e.g. brief reviews)
 
 
 @dataclass
@@ -210,24 +211,25 @@ class PolicyConfig:
     allocation: str = "least_loaded"  # least_loaded | random | round_robin | matched
     matching_accuracy: float = 0.5  # correlation of the fit estimate with true fit (matched)
     reassignment: str = "continuity"  # continuity | alliance_threshold | unresolved_rupture | patient_request
-    threshold: float = 3.0  # alliance_threshold: patient-rated alliance below this (instrument scale)
-    consecutive: int = 3  # alliance_threshold: consecutive low measurements
-    unresolved_sessions: int = 3  # unresolved_rupture: sessions a rupture persists
+    threshold: float = 3.0  # alliance_threshold / patient_request: patient-rated alliance cut (instrument scale)
+    consecutive: int = 3  # alliance_threshold: consecutive low measurements that trigger a move
+    measure_every: int = 1  # alliance_threshold: measure at every k-th attended session of a dyad
+    unresolved_sessions: int = 3  # unresolved_rupture: attended sessions a rupture stays unresolved
     request_slope: float = 1.0  # patient_request: log-odds per scale point below threshold
-    request_intercept: float = -5.0  # patient_request: log-odds at the threshold
-    on_leave: str = "reassign"  # reassign | hold
-    reassignment_priority: bool = True  # reassigned patients jump the waiting list
+    request_intercept: float = -5.0  # patient_request: log-odds of a request at the threshold
+    on_leave: str = "reassign"  # reassign | hold: a departing clinician's patients
+    reassignment_priority: bool = True  # reassigned patients go before new referrals in the queue
 
 
 @dataclass
 class TurnoverConfig:
     """Staff turnover and sickness absence."""
 
-    annual_rate: float = 0.0  # share of clinicians leaving per year (exponential tenure)
-    recruitment_delay_days: float = 90.0  # days a post stays vacant
+    annual_rate: float = 0.0  # leavers per clinician-year in post (HR turnover rate; exponential tenure)
+    recruitment_delay_days: float = 90.0  # days a post stays vacant before the replacement starts
     absence_per_year: float = 0.0  # sickness-absence episodes per clinician-year
     absence_mean_days: float = 10.0  # mean length of an absence episode (days)
-    absence_cover: bool = False  # a colleague covers sessions during absence
+    absence_cover: bool = False  # a present colleague (same team, discipline) holds sessions during absence; else cancelled
 
 
 @dataclass

@@ -40,7 +40,11 @@ class Clinician:
     strain: float = 0.0  # max(0, caseload - comfortable) / comfortable
     leave_day: float = NAN
     active: bool = True
-    absent_until: float = -1.0
+    absent_until: float = -1.0  # day the current sickness absence ends (-1: never absent)
+    absence_episodes: int = 0  # sickness-absence episodes started
+    absence_days: float = 0.0  # days of sickness absence (within the run)
+    sessions_cancelled: int = 0  # this clinician's sessions cancelled by absence
+    sessions_covered: int = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
 
 
@@ -58,7 +62,7 @@ class Patient:
     response_rate: float  # fractional improvement per attended session (before alliance)
     rating_bias: float  # offset of this patient's alliance ratings (0-1 units)
     style: tuple
-    max_sessions: int
+    max_sessions: int  # course length cap: attended sessions in the primary discipline, over all its dyads
     measured: bool
     renege_day: float
     first_session_day: float = NAN
@@ -73,6 +77,7 @@ class Patient:
     ruptures_repaired: int = 0
     ruptures_reported: int = 0
     reassignments: int = 0
+    primary_before: int = 0  # attended primary-discipline sessions in dyads that have ended
     alliance_patient_s3: float = NAN
     alliance_clinician_s3: float = NAN
     early_alliance_sum: float = 0.0  # patient-rated alliance summed over attended sessions 3-5
@@ -80,6 +85,7 @@ class Patient:
     first_clinician_id: int = -1
     team_alliance: float = 0.0  # weighted composite over the patient's dyads (drives DNA, dropout)
     unresolved: int = 0  # dyads with an unresolved rupture
+    unresolved_share: float = 0.0  # team weight of the dyads with an unresolved rupture (scales its hazards)
     dyads: list = field(default_factory=list)  # current dyads, one per discipline at most
     started: bool = False
     in_care: bool = False
@@ -87,7 +93,8 @@ class Patient:
     dyad_seq: list = field(default_factory=list)  # dyads created so far, per discipline
     team: int = 0
     queue_days: float = NAN  # referral to allocation (time on the waiting list)
-    carried: Optional[float] = None  # team trust carried into the next dyad (reassignment)
+    carried: dict = field(default_factory=dict)  # discipline -> team trust carried into its next dyad
+    avoid: frozenset = frozenset()  # clinicians this patient was moved away from (not re-allocated)
 
 
 @dataclass(slots=True, eq=False)

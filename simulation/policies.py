@@ -132,19 +132,123 @@ class Continuity(ReassignmentPolicy):
     """Never reassign voluntarily: patients stay with their clinician."""
 
 
+class _Measured(ReassignmentPolicy):
+    """Shared by policies that act on a *measurement* of the patient-rated alliance.
+
+    A measurement is taken at every ``policy.measure_every``-th attended session of the
+    dyad (1 = every attended session). A move is only made when the patient's team has
+    another clinician of the discipline in post whom the patient has not left before.
+    """
+
+    def measured(self, dyad: Dyad) -> bool:
+        return dyad.attended % self.cfg.measure_every == 0
+
+    def has_alternative(self, dyad: Dyad) -> bool:
+        p = dyad.patient
+        for c in self.service.by_team_discipline[(p.team, dyad.discipline)]:
+            if c.active and c is not dyad.clinician and c.id not in p.avoid:
+                return True
+        return False
+
+
+@register_reassignment("alliance_threshold")
+class AllianceThreshold(_Measured):
+    """Move the patient when the measured patient-rated alliance is below ``threshold``
+    (instrument scale) on ``consecutive`` consecutive measurements; cause "policy".
+
+    The run of low measurements restarts after a measurement at or above the threshold,
+    and belongs to the dyad (a new clinician starts a new count).
+    """
+
+    def after_session(self, dyad, patient_rating, u_policy):
+        if not self.measured(dyad):
+            return None
+        if patient_rating < self.cfg.threshold:
+            dyad.low_ratings += 1
+        else:
+            dyad.low_ratings = 0
+        if dyad.low_ratings >= self.cfg.consecutive and self.has_alternative(dyad):
+            return "policy"
+        return None
+
+
+@register_reassignment("unresolved_rupture")
+class UnresolvedRupture(_Measured):
+    """Move the patient when a rupture has stayed unresolved for ``unresolved_sessions``
+    attended sessions after the one in which it happened; cause "policy"."""
+
+    def after_session(self, dyad, patient_rating, u_policy):
+        if (dyad.unresolved and dyad.unresolved_sessions >= self.cfg.unresolved_sessions
+                and self.has_alternative(dyad)):
+            return "policy"
+        return None
+
+
+@register_reassignment("patient_request")
+class PatientRequest(_Measured):
+    """The patient asks for another clinician after an attended session with probability
+    ``logistic(request_intercept + request_slope * (threshold - rating))``, rising as their
+    own alliance rating (instrument scale) falls; cause "patient_request". The draw is the
+    session's policy uniform on the dyad's tape (synchronised across scenarios)."""
+
+    def after_session(self, dyad, patient_rating, u_policy):
+        x = self.cfg.request_intercept + self.cfg.request_slope * (self.cfg.threshold - patient_rating)
+        prob = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        if u_policy < prob and self.has_alternative(dyad):
+            return "patient_request"
+        return None
+
+
 # --------------------------------------------------------------------------- on leave
 class OnLeavePolicy:
-    """What happens to a departing clinician's patients."""
+    """What happens to a departing clinician's patients (see simulation.workforce)."""
 
     def __init__(self, cfg: PolicyConfig, service: "Service"):
         self.cfg = cfg
         self.service = service
 
     def clinician_left(self, clinician: Clinician, dyads: list[Dyad]) -> None:
+        """Called on the day ``clinician`` leaves, with the dyads they still held."""
         raise NotImplementedError
+
+    def post_filled(self, old: Clinician, new: Clinician) -> None:
+        """Called when ``new`` takes up ``old``'s post (before the waiting list is served)."""
+
+
+@register_on_leave("reassign")
+class ReassignNow(OnLeavePolicy):
+    """Every patient queues at once (with priority if ``reassignment_priority``) for another
+    clinician of the same discipline in the team; cause "turnover"."""
+
+    def clinician_left(self, clinician, dyads):
+        for dy in dyads:
+            self.service.reassign(dy, "turnover")
+
+
+@register_on_leave("hold")
+class HoldForReplacement(OnLeavePolicy):
+    """Patients keep no clinician of that discipline until the post is filled, then all
+    start with the replacement (from carried-over team trust); cause "turnover". Other
+    dyads of the patient continue meanwhile. Patients still held when the run ends are
+    censored as in care."""
+
+    def clinician_left(self, clinician, dyads):
+        held = self.service.workforce.held.setdefault(clinician.id, [])
+        for dy in dyads:
+            self.service.reassign(dy, "turnover", hold=held)
+
+    def post_filled(self, old, new):
+        svc = self.service
+        for p in svc.workforce.held.pop(old.id, []):
+            if p.exited or svc._has_dyad(p, new.discipline):
+                continue
+            if new.caseload >= new.caseload_cap:  # cannot happen (held <= old cap); queue instead
+                svc.priority[(p.team, new.discipline)].append(p)
+                continue
+            svc.start_dyad(p, new, carried=p.carried.pop(new.discipline, None))
 
 
 def make_policies(cfg: PolicyConfig, service: "Service"):
     return (ALLOCATION[cfg.allocation](cfg, service),
             REASSIGNMENT[cfg.reassignment](cfg, service),
-            ON_LEAVE[cfg.on_leave](cfg, service) if cfg.on_leave in ON_LEAVE else None)
+            ON_LEAVE[cfg.on_leave](cfg, service))

@@ -94,6 +94,7 @@ class Service:
         self.n_waiting = 0  # referred, not yet started, not exited
         self.n_in_care = 0
         self.vacancies = 0
+        self.workforce = None  # simulation.workforce.Workforce when turnover or absence is on
         self.by_team_discipline: dict[tuple[int, int], list[Clinician]] = {}
         for t in range(self.n_teams):
             for d in range(len(self.disciplines)):
@@ -232,25 +233,40 @@ class Service:
                 if c.active and c.caseload < c.caseload_cap]
 
     def fill(self, team: int, d: int) -> None:
-        """Allocate waiting patients (priority queue first) while free slots exist."""
+        """Allocate waiting patients (priority queue first) while free slots exist.
+
+        A patient moved away from a clinician by a voluntary reassignment is never
+        allocated back to them; if only such clinicians are free, the patient keeps their
+        place and the next patient in line is served.
+        """
         key = (team, d)
         queues = (self.priority[key], self.waiting[key])
         while True:
-            patient = None
-            for q in queues:
-                while q and (q[0].exited or self._has_dyad(q[0], d)):
-                    q.popleft()
-                if q:
-                    patient = q[0]
-                    break
-            if patient is None:
-                return
             free = self.free_clinicians(team, d)
             if not free:
                 return
-            (queues[0] if queues[0] and queues[0][0] is patient else queues[1]).popleft()
-            clinician = self.allocation.choose(patient, free)
-            self.start_dyad(patient, clinician, carried=getattr(patient, "carried", None))
+            pick = None
+            for q in queues:
+                while q and (q[0].exited or self._has_dyad(q[0], d)):
+                    q.popleft()
+                for i, patient in enumerate(q):
+                    if patient.exited or self._has_dyad(patient, d):
+                        continue
+                    options = [c for c in free if c.id not in patient.avoid] if patient.avoid else free
+                    if options:
+                        pick = (q, i, patient, options)
+                        break
+                if pick is not None:
+                    break
+            if pick is None:
+                return
+            q, i, patient, options = pick
+            if i == 0:
+                q.popleft()
+            else:
+                del q[i]
+            clinician = self.allocation.choose(patient, options)
+            self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
 
     @staticmethod
     def _has_dyad(p: Patient, d: int) -> bool:
@@ -275,7 +291,8 @@ class Service:
         tape = self.tapes.tape(p.id, d, seq)
         z = tape.z
         fit = al.fit_sd * style_fit(p.style, c.style)
-        base = al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
+        base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
+                + self.disciplines[d].alliance_shift)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
         if carried is None:
             start = [al.initial_share * pk for pk in pots]
@@ -299,42 +316,58 @@ class Service:
             self.n_waiting -= 1
             self.n_in_care += 1
             p.in_care = True
-        p.carried = None
         self.update_team_alliance(p)
         delay = self.cfg.service.first_appointment_delay_days
         self.env.process(self.step.dyad_process(dyad, delay))
         return dyad
 
     def update_team_alliance(self, p: Patient) -> None:
-        """The patient's relationship with the team: weighted mean over current dyads."""
+        """The patient's relationship with the team: weighted mean over current dyads.
+
+        Also the team weight of the dyads with an unresolved rupture, which scales the
+        unresolved-rupture terms of the DNA and dropout hazards (so a zero-weight dyad
+        cannot drive attendance or dropout). Without dyads both keep their last values.
+        """
         dyads = p.dyads
         if len(dyads) == 1:
             p.team_alliance = dyads[0].alliance
+            p.unresolved_share = 1.0 if dyads[0].unresolved else 0.0
             return
         tw = sum(dy.weight for dy in dyads)
         if tw > 0:
             p.team_alliance = sum(dy.weight * dy.alliance for dy in dyads) / tw
+            p.unresolved_share = sum(dy.weight for dy in dyads if dy.unresolved) / tw
         elif dyads:
             p.team_alliance = sum(dy.alliance for dy in dyads) / len(dyads)
+            p.unresolved_share = sum(1.0 for dy in dyads if dy.unresolved) / len(dyads)
 
     def end_dyad(self, dyad: Dyad) -> None:
         """Close a dyad and free the clinician's slot (refilled by the caller)."""
         if not dyad.active:
             return
         dyad.active = False
+        d = dyad.discipline
         c = dyad.clinician
         self._set_caseload(c, -1)
         c.patients_held.discard(dyad)
         p = dyad.patient
         p.dyads.remove(dyad)
+        if d == self.primary:
+            p.primary_before += dyad.attended  # the course cap counts sessions over all dyads
         if dyad.unresolved:
             p.unresolved -= 1
+        if p.dyads:
+            self.update_team_alliance(p)
 
-    def reassign(self, dyad: Dyad, cause: str) -> None:
+    def reassign(self, dyad: Dyad, cause: str, hold: Optional[list] = None) -> bool:
         """End a dyad and put the patient back in line for the same discipline.
 
         The new dyad starts from carried-over team trust; the transition itself carries a
-        one-off dropout risk (drawn from the old dyad's tape, so it is synchronised).
+        one-off dropout risk (drawn from the old dyad's tape, so it is synchronised). A
+        voluntary move (cause "policy" or "patient_request") never returns the patient to
+        the clinician they left. With ``hold`` (a list) the patient is appended there
+        instead of the queue, to wait for a replacement clinician. Returns whether the
+        patient is still in care.
         """
         p = dyad.patient
         c = dyad.clinician
@@ -346,13 +379,19 @@ class Service:
         if u < self.cfg.dropout.transition:
             self.discharge(p, "dropout")
             self.fill(c.team, c.discipline)
-            return
-        p.carried = trust
+            return False
+        p.carried[dyad.discipline] = trust
+        if cause != "turnover":
+            p.avoid = p.avoid | {c.id}
+        if hold is not None:
+            hold.append(p)
+            return True
         key = (p.team, dyad.discipline)
         (self.priority[key] if self.cfg.policy.reassignment_priority else self.waiting[key]).append(p)
         self.fill(c.team, c.discipline)
         if c.team != p.team:
             self.fill(p.team, dyad.discipline)
+        return True
 
     def discharge(self, p: Patient, reason: str) -> None:
         """End all of a patient's dyads and record the exit; refill freed slots."""
@@ -372,6 +411,18 @@ class Service:
         p.exited = True
         p.exit_day = self.env.now
         p.exit_reason = reason
+
+    def absence_cover(self, c: Clinician, day: float) -> Optional[Clinician]:
+        """A colleague who covers ``c``'s session on ``day``: same team and discipline, in
+        post, not absent, least loaded relative to cap (ties to the lowest id); None when
+        cover is off or nobody is available (the session is then cancelled)."""
+        if not self.cfg.turnover.absence_cover:
+            return None
+        present = [o for o in self.by_team_discipline[(c.team, c.discipline)]
+                   if o is not c and o.active and o.absent_until <= day]
+        if not present:
+            return None
+        return min(present, key=lambda o: (o.caseload / o.caseload_cap, o.id))
 
     # ------------------------------------------------------------------ monitoring
     def _sampler(self):

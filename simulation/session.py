@@ -85,6 +85,12 @@ class SessionStep:
             if j + NU > len(tape.u):
                 svc.tapes.extend(tape)
             k = HZ + n * NZ
+            if c.absent_until > now:  # clinician off sick: cancelled or covered
+                gap = self.absent_session(dyad, j, k, now)
+                if gap is None or now + gap >= end_day:
+                    return
+                yield timeout(gap)
+                continue
             u_att, u_do = tape.u[j], tape.u[j + 1]
             first = p.contacts == 0
             wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
@@ -92,7 +98,7 @@ class SessionStep:
                 p.first_session_day = now
             # Attendance.
             x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
-                 + (self.dna_unres if p.unresolved else 0.0) + self.dna_wait * wait_weeks)
+                 + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
             attended = u_att >= 1.0 / (1.0 + exp(-x))
             dyad.n = n + 1
             reason = None
@@ -121,6 +127,7 @@ class SessionStep:
                 dyad.alliance = a
                 if len(p.dyads) == 1:
                     p.team_alliance = a
+                    p.unresolved_share = 1.0 if dyad.unresolved else 0.0
                 else:
                     svc.update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
@@ -158,7 +165,7 @@ class SessionStep:
                 if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
                         and p.baseline_observed - obs >= self.rc):
                     reason = "recovered"
-                elif primary and dyad.attended >= p.max_sessions:
+                elif primary and dyad.attended + p.primary_before >= p.max_sessions:
                     reason = "completed"
             else:
                 p.dnas += 1
@@ -173,7 +180,7 @@ class SessionStep:
             if reason is None:
                 x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
                      - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
-                     + (self.do_unres if p.unresolved else 0.0)
+                     + self.do_unres * p.unresolved_share
                      + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
                 if u_do < 1.0 / (1.0 + exp(-x)):
                     reason = "dropout"
@@ -190,3 +197,84 @@ class SessionStep:
             if now + gap >= end_day:
                 return
             yield timeout(gap)
+
+    def absent_session(self, dyad: "Dyad", j: int, k: int, now: float):
+        """A session that falls in the clinician's sickness absence; returns the next gap or None.
+
+        Without cover (``turnover.absence_cover`` false, or no colleague of the same team and
+        discipline in post and present) the session is cancelled: no contact, no tape slot
+        used, the next one is booked an interval later. With cover a colleague holds a
+        one-off contact: attendance, symptom change (the colleague's effectiveness, the
+        patient's team relationship), the DNA rule and the dropout hazard apply as usual,
+        but the dyad's alliance neither grows nor ruptures, no alliance is rated and the
+        reassignment policy is not consulted; the colleague's caseload is unchanged.
+        """
+        svc = self.service
+        c = dyad.clinician
+        p = dyad.patient
+        tape = dyad.tape
+        interval, span = self.intervals[dyad.discipline]
+        gap = interval + span * tape.u[j + rng.U_SPARE] if span else interval
+        cover = svc.absence_cover(c, now)
+        if cover is None:
+            c.sessions_cancelled += 1
+            return gap
+        c.sessions_covered += 1
+        exp = math.exp
+        ref = self.ref
+        u_att, u_do = tape.u[j], tape.u[j + 1]
+        first = p.contacts == 0
+        wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
+        if p.sessions_attended == 0 and first and p.first_session_day != p.first_session_day:
+            p.first_session_day = now
+        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
+             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
+        attended = u_att >= 1.0 / (1.0 + exp(-x))
+        n = dyad.n
+        dyad.n = n + 1
+        reason = None
+        effect = self.effects[dyad.discipline]
+        if attended:
+            zs, zm = tape.z[k + rng.Z_SYMPTOM], tape.z[k + rng.Z_MEASURE]
+            s = p.severity
+            if effect > 0.0:
+                r = p.response_rate * cover.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
+                s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
+                if tape.u[j + rng.U_GAIN] < self.gain_p:
+                    s -= self.gain_share * s
+                s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
+                p.severity = s
+            obs = round(s + self.meas_sd * zm)
+            obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
+            p.last_observed = obs
+            dyad.attended += 1
+            p.sessions_attended += 1
+            p.consecutive_dnas = 0
+            svc.recorder.add(p.id, cover.id, dyad.id, n, now, 1, dyad.alliance, dyad.goals, dyad.tasks,
+                             dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, obs)
+            if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
+                    and p.baseline_observed - obs >= self.rc):
+                reason = "recovered"
+            elif dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
+                reason = "completed"
+        else:
+            p.dnas += 1
+            p.consecutive_dnas += 1
+            svc.recorder.add(p.id, cover.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks,
+                             dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
+            if p.consecutive_dnas >= self.max_dna:
+                reason = "dna_discharge"
+        if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
+            reason = "completed"
+        if reason is None:
+            x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
+                 - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
+                 + self.do_unres * p.unresolved_share
+                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
+            if u_do < 1.0 / (1.0 + exp(-x)):
+                reason = "dropout"
+        p.contacts += 1
+        if reason is not None:
+            svc.discharge(p, reason)
+            return None
+        return gap

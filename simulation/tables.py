@@ -52,10 +52,12 @@ def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
     clinicians = pd.DataFrame([
         (c.id, c.team, svc.disciplines[c.discipline].name, c.alliance_skill, c.outcome_skill,
          1 / (1 + math.exp(-c.detection_logit)), 1 / (1 + math.exp(-c.repair_logit)), c.trained,
-         c.caseload_cap, c.max_caseload, c.start_day, c.leave_day)
+         c.caseload_cap, c.max_caseload, c.start_day, c.leave_day,
+         c.absence_episodes, c.absence_days, c.sessions_cancelled, c.sessions_covered)
         for c in svc.clinicians
     ], columns=["clinician_id", "team_id", "discipline", "alliance_skill", "outcome_skill", "detection_skill",
-                "repair_skill", "trained", "caseload_cap", "max_caseload", "start_day", "leave_day"])
+                "repair_skill", "trained", "caseload_cap", "max_caseload", "start_day", "leave_day",
+                "absence_episodes", "absence_days", "sessions_cancelled", "sessions_covered"])
 
     timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
                                                        "mean_caseload"])

@@ -123,13 +123,28 @@ def validate(cfg: Config) -> Config:
     pol = cfg.policy
     _choice("policy.allocation", pol.allocation, ALLOCATION)
     _choice("policy.reassignment", pol.reassignment, REASSIGNMENT)
-    if ON_LEAVE:
-        _choice("policy.on_leave", pol.on_leave, ON_LEAVE)
+    _choice("policy.on_leave", pol.on_leave, ON_LEAVE)
     _prob("policy.matching_accuracy", pol.matching_accuracy)
+    if pol.consecutive < 1:
+        raise ConfigError("policy.consecutive", pol.consecutive, "an integer >= 1")
+    if pol.measure_every < 1:
+        raise ConfigError("policy.measure_every", pol.measure_every, "an integer >= 1")
+    if pol.unresolved_sessions < 1:
+        raise ConfigError("policy.unresolved_sessions", pol.unresolved_sessions, "an integer >= 1")
+    a_lo, a_hi = cfg.alliance.scale_min, cfg.alliance.scale_max
+    if not (isinstance(pol.threshold, (int, float)) and a_lo <= pol.threshold <= a_hi):
+        raise ConfigError("policy.threshold", pol.threshold, f"a rating on the instrument scale [{a_lo}, {a_hi}]")
+    _positive("policy.request_slope", pol.request_slope, allow_zero=True)
+    if not (isinstance(pol.request_intercept, (int, float)) and math.isfinite(pol.request_intercept)):
+        raise ConfigError("policy.request_intercept", pol.request_intercept, "a finite log-odds")
 
     t = cfg.turnover
     _positive("turnover.annual_rate", t.annual_rate, allow_zero=True)
     _positive("turnover.recruitment_delay_days", t.recruitment_delay_days, allow_zero=True)
     _positive("turnover.absence_per_year", t.absence_per_year, allow_zero=True)
     _positive("turnover.absence_mean_days", t.absence_mean_days)
+    if t.annual_rate > 12:
+        raise ConfigError("turnover.annual_rate", t.annual_rate, "leavers per clinician-year in [0, 12]")
+    if s.max_days_in_care is not None:
+        _positive("service.max_days_in_care", s.max_days_in_care)
     return cfg
