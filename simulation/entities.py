@@ -112,5 +112,6 @@ class Dyad:
     unresolved: bool = False
     unresolved_sessions: int = 0
     pre_rupture: Optional[tuple] = None  # components before the unresolved rupture
+    open_ruptures: int = 0  # ruptures since the last resolution (a repair resolves them all)
     low_ratings: int = 0  # consecutive low patient ratings (alliance_threshold policy)
     last_patient_rating: float = NAN
