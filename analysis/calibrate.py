@@ -23,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=6)
     ap.add_argument("--boot", type=int, default=0, help="bootstrap resamples for pooled targets (0: none)")
+    ap.add_argument("--brief", action="store_true", help="numbers only")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     t0 = time.time()
@@ -30,14 +31,18 @@ def main() -> None:
     refs = {s.name: "talking_therapy" for s in res.scenarios}
     table = calibration_table(res.tables, {"references": refs}, n_boot=args.boot)
     pd.set_option("display.width", 200)
-    print(format_table(table))
+    if args.brief:
+        print(table[["target", "accepted_low", "accepted_high", "simulated", "ci_low", "ci_high", "inside"]]
+              .round(3).to_string(index=False))
+    else:
+        print(format_table(table))
     k = res.tables["kpis"]
     cols = ["utilisation", "mean_wait_weeks", "mean_waiting", "dropout_rate", "dna_discharge_rate",
             "recovery_rate", "mean_sessions", "rupture_patient_share", "repair_share", "left_waiting_list_rate"]
-    print(k[cols].mean().round(3).to_string())
+    print(k[cols].mean().round(3).to_frame().T.to_string(index=False))
     p = res.tables["patients"]
     m = p[p["measured"] & (p["sessions_attended"] > 0)]
-    print(m["exit_reason"].value_counts(normalize=True).round(3).to_string())
+    print(m["exit_reason"].value_counts(normalize=True).round(3).to_frame().T.to_string(index=False))
     print(f"{time.time() - t0:.1f} s")
 
 

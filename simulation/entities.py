@@ -69,6 +69,7 @@ class Patient:
     dnas: int = 0
     contacts: int = 0
     consecutive_dnas: int = 0
+    below_caseness: int = 0  # consecutive attended sessions scoring below caseness
     ruptures: int = 0
     ruptures_repaired: int = 0
     ruptures_reported: int = 0

@@ -48,6 +48,7 @@ class SessionStep:
         self.sym_sd = oc.noise_sd
         self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
         self.min_recovery = oc.min_sessions_recovery_discharge
+        self.below_run = oc.caseness_discharge_after if oc.caseness_discharge_after > 0 else 10 ** 9
         self.sev_max = pop.severity_max
         self.caseness, self.rc = pop.caseness, pop.reliable_change
         self.meas_sd = pop.measurement_sd
@@ -155,8 +156,12 @@ class SessionStep:
                     p.ruptures_reported += 1
                 record(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
                        kind, repair, reported, dyad.unresolved, obs)
+                if obs < self.caseness:
+                    p.below_caseness += 1
+                else:
+                    p.below_caseness = 0
                 if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
-                        and p.baseline_observed - obs >= self.rc):
+                        and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
                     reason = "recovered"
                 elif primary and dyad.attended >= p.max_sessions:
                     reason = "completed"
