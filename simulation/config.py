@@ -170,6 +170,7 @@ class OutcomeConfig:
     response_rate: float = 0.05  # mean fractional improvement per attended session
     response_sd: float = 0.6  # between-patient SD of log response rate
     alliance_effect: float = 2.0  # log response-rate gain per alliance unit above reference
+    unresolved_response: float = 0.0  # log response-rate cut while a rupture is unresolved (the work stalls)
     noise_sd: float = 1.0  # session-to-session symptom noise (points)
     sudden_gain_prob: float = 0.02  # chance of a sudden gain at an attended session
     sudden_gain_share: float = 0.25  # share of current severity lost in a sudden gain

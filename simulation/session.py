@@ -45,6 +45,7 @@ class SessionStep:
         self.do_all, self.do_unres, self.do_dna = do.alliance, do.unresolved, do.after_dna
         self.do_wait, self.do_eng = do.wait_per_week, do.engagement
         self.alliance_effect = oc.alliance_effect
+        self.stalled = math.exp(-oc.unresolved_response)  # response multiplier while a rupture is unresolved
         self.sym_sd = oc.noise_sd
         self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
         self.min_recovery = oc.min_sessions_recovery_discharge
@@ -134,6 +135,8 @@ class SessionStep:
                 s = p.severity
                 if effect > 0.0:
                     r = p.response_rate * c.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
+                    if p.unresolved:
+                        r *= self.stalled
                     s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
                     if tape.u[j + rng.U_GAIN] < self.gain_p:
                         s -= self.gain_share * s
