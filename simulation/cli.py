@@ -37,6 +37,12 @@ def _app(cfg: DictConfig) -> None:
     except ConfigError as err:
         _fail(err)
     print_summary(res)
+    extra = res.experiment.extra if res.experiment else {}
+    if extra.get("report") == "calibration":
+        from analysis.calibration import format_table, write_calibration
+
+        print("\nCalibration (targets in ../shared/CALIBRATION.md; calibration.csv in the run directory):")
+        print(format_table(write_calibration(run_dir, res.tables, extra)))
     try:
         from analysis.report import build_report
     except ImportError:

@@ -92,6 +92,7 @@ class PopulationConfig:
     engagement_logit_mean: float = 1.0  # engagement, logit mean
     engagement_logit_sd: float = 1.0  # engagement, logit SD
     low_intensity_share: float = 0.5  # share stepped to a short course
+    low_intensity_severity: float = 0.0  # stepped care: log-odds cut of the short course per SD of baseline severity
     max_sessions_low: int = 8  # course length cap, short course (attended sessions)
     max_sessions_high: int = 20  # course length cap, long course (attended sessions)
 
@@ -170,10 +171,12 @@ class OutcomeConfig:
     response_rate: float = 0.05  # mean fractional improvement per attended session
     response_sd: float = 0.6  # between-patient SD of log response rate
     alliance_effect: float = 2.0  # log response-rate gain per alliance unit above reference
+    unresolved_response: float = 0.0  # log response-rate cut while a rupture is unresolved (the work stalls)
     noise_sd: float = 1.0  # session-to-session symptom noise (points)
     sudden_gain_prob: float = 0.02  # chance of a sudden gain at an attended session
     sudden_gain_share: float = 0.25  # share of current severity lost in a sudden gain
     min_sessions_recovery_discharge: int = 2  # earliest attended session for a recovery discharge
+    caseness_discharge_after: int = 0  # planned discharge after this many consecutive scores below caseness, even without reliable change (0 = only on reliable recovery)
 
 
 @dataclass

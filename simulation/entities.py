@@ -73,6 +73,7 @@ class Patient:
     dnas: int = 0
     contacts: int = 0
     consecutive_dnas: int = 0
+    below_caseness: int = 0  # consecutive attended sessions scoring below caseness
     ruptures: int = 0
     ruptures_repaired: int = 0
     ruptures_reported: int = 0
@@ -119,5 +120,6 @@ class Dyad:
     unresolved: bool = False
     unresolved_sessions: int = 0
     pre_rupture: Optional[tuple] = None  # components before the unresolved rupture
+    open_ruptures: int = 0  # ruptures since the last resolution (a repair resolves them all)
     low_ratings: int = 0  # consecutive low patient ratings (alliance_threshold policy)
     last_patient_rating: float = NAN

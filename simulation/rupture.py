@@ -99,8 +99,7 @@ class StandardRuptures(RuptureModel):
             x = (clinician.repair_logit + cfg.repair_reserve * (dyad.alliance - ref)
                  + dyad.unresolved_sessions * self.log_decay)
             if u[j + U_LATE_REPAIR] < _logistic(det) * _logistic(x):
-                self._restore(dyad)
-                patient.ruptures_repaired += 1
+                self._restore(dyad, patient)
                 repair = REPAIRED
         a = dyad.alliance
         x = (cfg.intercept + cfg.sensitivity * patient.sensitivity_z + cfg.strain * clinician.strain
@@ -122,6 +121,7 @@ class StandardRuptures(RuptureModel):
         dyad.tasks = max(0.0, dyad.tasks - sev * impact[1])
         dyad.bond = max(0.0, dyad.bond - sev * impact[2])
         patient.ruptures += 1
+        dyad.open_ruptures += 1
         if u[j + U_REPORT] < cfg.report_prob:
             reported = 1
         det = clinician.detection_logit + (cfg.monitoring_detection_gain if feedback else 0.0)
@@ -132,13 +132,18 @@ class StandardRuptures(RuptureModel):
             return kind, UNNOTICED, reported
         x = clinician.repair_logit + cfg.repair_reserve * (a - ref)
         if u[j + U_REPAIR] < _logistic(x):
-            self._restore(dyad)
-            patient.ruptures_repaired += 1
+            self._restore(dyad, patient)
             return kind, REPAIRED, reported
         self._unresolve(dyad, patient)
         return kind, FAILED, reported
 
-    def _restore(self, dyad: Dyad) -> None:
+    def _restore(self, dyad: Dyad, patient: Patient) -> None:
+        """Repair: back to the pre-rupture components plus the corrective gain.
+
+        One repair resolves every rupture of the episode (they share one pre-rupture level).
+        """
+        patient.ruptures_repaired += dyad.open_ruptures
+        dyad.open_ruptures = 0
         g, t, b = dyad.pre_rupture
         gain = self.cfg.repair_gain
         dyad.goals = min(1.0, g + gain)

@@ -39,6 +39,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _low_intensity_prob(share: float, stepping: float, severity_z: float) -> float:
+    """Stepped care: chance of the short course, lower for more severe patients."""
+    if stepping == 0.0 or share <= 0.0 or share >= 1.0:
+        return share
+    return 1.0 / (1.0 + math.exp(-(_logit(share) - stepping * severity_z)))
+
+
 def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
     """The service's disciplines, with ``service.clinicians`` applied to the first."""
     ds = [replace(d) for d in cfg.service.disciplines]
@@ -195,7 +202,8 @@ class Service:
         response = oc.response_rate * math.exp(oc.response_sd * float(z[PZ_RESPONSE]) - 0.5 * oc.response_sd ** 2)
         renege = cfg.service.renege_per_week / 7.0
         renege_day = day - math.log(max(1e-300, float(u[PU_RENEGE]))) / renege if renege > 0 else math.inf
-        low = float(u[PU_INTENSITY]) < pop.low_intensity_share
+        low = float(u[PU_INTENSITY]) < _low_intensity_prob(pop.low_intensity_share, pop.low_intensity_severity,
+                                                          float(z[PZ_SEVERITY]))
         p = Patient(
             id=pid, referral_day=day, group=pop.group,
             baseline_severity=sev, baseline_observed=float(observed), severity=sev,

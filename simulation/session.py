@@ -45,9 +45,11 @@ class SessionStep:
         self.do_all, self.do_unres, self.do_dna = do.alliance, do.unresolved, do.after_dna
         self.do_wait, self.do_eng = do.wait_per_week, do.engagement
         self.alliance_effect = oc.alliance_effect
+        self.stalled = math.exp(-oc.unresolved_response)  # response multiplier while a rupture is unresolved
         self.sym_sd = oc.noise_sd
         self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
         self.min_recovery = oc.min_sessions_recovery_discharge
+        self.below_run = oc.caseness_discharge_after if oc.caseness_discharge_after > 0 else 10 ** 9
         self.sev_max = pop.severity_max
         self.caseness, self.rc = pop.caseness, pop.reliable_change
         self.meas_sd = pop.measurement_sd
@@ -140,6 +142,8 @@ class SessionStep:
                 s = p.severity
                 if effect > 0.0:
                     r = p.response_rate * c.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
+                    if p.unresolved:
+                        r *= self.stalled
                     s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
                     if tape.u[j + rng.U_GAIN] < self.gain_p:
                         s -= self.gain_share * s
@@ -162,8 +166,12 @@ class SessionStep:
                     p.ruptures_reported += 1
                 record(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
                        kind, repair, reported, dyad.unresolved, obs)
+                if obs < self.caseness:
+                    p.below_caseness += 1
+                else:
+                    p.below_caseness = 0
                 if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
-                        and p.baseline_observed - obs >= self.rc):
+                        and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
                     reason = "recovered"
                 elif primary and dyad.attended + p.primary_before >= p.max_sessions:
                     reason = "completed"

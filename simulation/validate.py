@@ -108,6 +108,10 @@ def validate(cfg: Config) -> Config:
     _positive("outcome.response_rate", o.response_rate, allow_zero=True)
     _prob("outcome.sudden_gain_prob", o.sudden_gain_prob)
     _prob("outcome.sudden_gain_share", o.sudden_gain_share)
+    if o.caseness_discharge_after < 0:
+        raise ConfigError("outcome.caseness_discharge_after", o.caseness_discharge_after, "an integer >= 0 (0 = off)")
+    _positive("outcome.unresolved_response", o.unresolved_response, allow_zero=True)
+    _positive("population.low_intensity_severity", p.low_intensity_severity, allow_zero=True)
 
     rc = cfg.rupture
     _choice("rupture.model", rc.model, RUPTURE_MODELS)
@@ -117,6 +121,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("rupture.severity_max", rc.severity_max,
                           f"0 <= severity_min ({rc.severity_min}) <= severity_max <= 1")
     _positive("rupture.withdrawal_detect_factor", rc.withdrawal_detect_factor)
+    for key in ("erosion", "repair_gain", "repair_reserve"):
+        _positive(f"rupture.{key}", getattr(rc, key), allow_zero=True)
     if rc.monitoring_every < 0:
         raise ConfigError("rupture.monitoring_every", rc.monitoring_every, "an integer >= 0 (0 = off)")
 

@@ -1,0 +1,416 @@
+"""Calibration targets: published figures, and how to estimate each from a run's tables.
+
+Every target is estimated the way the source study did, from *observed* quantities
+(patient- and clinician-rated alliance on the WAI-SR scale, questionnaire severities,
+ruptures as patients report them), never from the simulator's latent state or its
+parameters. A :class:`Target` names its reference configuration (``talking_therapy`` =
+reference A, ``community_team`` = reference B); the report has one row per registered
+target whose reference is present in the run.
+
+Adding a target is one call from any module::
+
+    from analysis.calibration import register_target
+    register_target("11a", "clinician turnover a year", "Brabson et al. 2020", 0.25, 0.60,
+                    "community_team", my_estimator)
+
+Intervals: ``interval="t"`` estimates the quantity in each replication and reports the
+mean with a t-interval across replications; ``interval="bootstrap"`` pools all
+replications for one estimate and resamples whole replications (percentile interval).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+Tables = dict[str, pd.DataFrame]
+ENDED_EXCLUDE = ("censored", "left_waiting_list")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure and its estimator.
+
+    ``estimator(tables) -> float`` receives one scenario's tables: a single replication
+    (``interval="t"``) or all replications pooled (``interval="bootstrap"``).
+    """
+
+    number: str
+    quantity: str
+    source: str
+    low: float
+    high: float
+    reference: str  # reference configuration the target applies to
+    estimator: Callable[[Tables], float]
+    interval: str = "t"  # t | bootstrap
+    tables: tuple[str, ...] = ("patients",)  # tables the estimator reads
+    definition: str = ""  # how the quantity is computed from the tables
+
+    def inside(self, value: float) -> bool:
+        return bool(np.isfinite(value) and self.low <= value <= self.high)
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(number: str, quantity: str, source: str, low: float, high: float, reference: str,
+                    estimator: Callable[[Tables], float], interval: str = "t",
+                    tables: tuple[str, ...] = ("patients",), definition: str = "") -> Target:
+    """Add (or replace) a target; it then appears in every calibration report."""
+    if interval not in ("t", "bootstrap"):
+        raise ValueError(f"interval must be 't' or 'bootstrap', not {interval!r}")
+    t = Target(str(number), quantity, source, float(low), float(high), reference, estimator, interval,
+               tuple(tables), definition)
+    TARGETS[t.number] = t
+    return t
+
+
+# ---------------------------------------------------------------------------- populations
+def _measured(p: pd.DataFrame) -> pd.DataFrame:
+    return p[p["measured"]]
+
+
+def _attenders(p: pd.DataFrame) -> pd.DataFrame:
+    """Measured patients with at least one attended session whose course has ended."""
+    m = _measured(p)
+    return m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
+
+
+def finishers(p: pd.DataFrame) -> pd.DataFrame:
+    """IAPT's "finished a course of treatment": ended, with at least two attended sessions."""
+    a = _attenders(p)
+    return a[a["sessions_attended"] >= 2]
+
+
+def _improvement(p: pd.DataFrame) -> pd.Series:
+    """Pre-post change on the questionnaire (baseline minus last observed score)."""
+    return p["baseline_severity"] - p["final_severity"]
+
+
+def _corr(x: pd.Series, y: pd.Series) -> float:
+    ok = x.notna() & y.notna()
+    x, y = x[ok].astype(float), y[ok].astype(float)
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return np.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+# ---------------------------------------------------------------------------- estimators
+def early_alliance_outcome_r(t: Tables) -> float:
+    a = _attenders(t["patients"])
+    return _corr(a["alliance_patient_early"], _improvement(a))
+
+
+def rater_gap_d(t: Tables) -> float:
+    m = _measured(t["patients"]).dropna(subset=["alliance_patient_s3", "alliance_clinician_s3"])
+    if len(m) < 3:
+        return np.nan
+    pr, cr = m["alliance_patient_s3"], m["alliance_clinician_s3"]
+    sd = np.sqrt((pr.var() + cr.var()) / 2.0)
+    return float((pr.mean() - cr.mean()) / sd) if sd > 0 else np.nan
+
+
+def rater_r(t: Tables) -> float:
+    m = _measured(t["patients"])
+    return _corr(m["alliance_patient_s3"], m["alliance_clinician_s3"])
+
+
+def _measured_sessions(t: Tables) -> pd.DataFrame:
+    s = t["sessions"]
+    ids = t["patients"].loc[t["patients"]["measured"], "patient_id"]
+    return s[s["attended"] & s["patient_id"].isin(ids)]
+
+
+def reported_rupture_session_share(t: Tables) -> float:
+    s = _measured_sessions(t)
+    return float(s["rupture_reported"].mean()) if len(s) else np.nan
+
+
+def reported_rupture_patient_share(t: Tables) -> float:
+    f = finishers(t["patients"])
+    return float((f["ruptures_reported"] > 0).mean()) if len(f) else np.nan
+
+
+def resolution_outcome_r(t: Tables) -> float:
+    """Point-biserial r: all ruptures resolved at the last attended session (1) or not (0)."""
+    f = finishers(t["patients"])
+    f = f[f["ruptures"] > 0]
+    s = _measured_sessions(t)
+    last = s[s["patient_id"].isin(f["patient_id"])].groupby("patient_id")["unresolved"].last()
+    resolved = (~last.reindex(f["patient_id"]).fillna(True).astype(bool)).astype(float)
+    return _corr(pd.Series(resolved.to_numpy(), index=f.index), _improvement(f))
+
+
+def dropout_share(t: Tables) -> float:
+    a = _attenders(t["patients"])
+    return float((a["exit_reason"] == "dropout").mean()) if len(a) else np.nan
+
+
+def early_dropout_share(t: Tables) -> float:
+    a = _attenders(t["patients"])
+    d = a[a["exit_reason"] == "dropout"]
+    return float((d["sessions_attended"] <= 2).mean()) if len(d) else np.nan
+
+
+def therapist_icc(t: Tables) -> float:
+    """Random-intercept model of last score adjusted for baseline; clinicians as groups.
+
+    Groups are (replication, first clinician); the ICC is the clinician variance over the
+    total (clinician + residual) variance, as in Johns et al. (2019).
+    """
+    import warnings
+
+    import statsmodels.formula.api as smf
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    f = finishers(t["patients"]).copy()
+    if f["first_clinician_id"].nunique() < 3:
+        return np.nan
+    f["clinician"] = f["replication"].astype(np.int64) * 100_000 + f["first_clinician_id"]
+    f["baseline_c"] = f["baseline_severity"] - f["baseline_severity"].mean()
+    model = smf.mixedlm("final_severity ~ baseline_c", f, groups=f["clinician"])
+    # Start L-BFGS from the one-way ANOVA (moment) estimate: from statsmodels' default start
+    # it stalls at the zero boundary on these data. Fall back to Nelder-Mead.
+    ols = smf.ols("final_severity ~ baseline_c", f).fit()
+    g = pd.DataFrame({"r": ols.resid, "c": f["clinician"]}).groupby("c")["r"]
+    n_bar = float(g.size().mean())
+    tau0 = max(float(g.mean().var()) - float(ols.resid.var()) / n_bar, 0.01 * float(ols.resid.var()))
+    start = MixedLMParams.from_components(fe_params=ols.params.to_numpy(),
+                                          cov_re=np.array([[tau0 / float(ols.resid.var())]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = model.fit(reml=True, method="lbfgs", start_params=start)
+        if not fit.converged:
+            fit = model.fit(reml=True, method="nm")
+    tau = float(fit.cov_re.iloc[0, 0])
+    return tau / (tau + float(fit.scale))
+
+
+def _attended_scores(t: Tables, caseness: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    p = _measured(t["patients"])
+    p = p[(p["sessions_attended"] > 0) & (p["baseline_severity"] >= caseness)]
+    s = t["sessions"]
+    s = s[s["attended"] & s["patient_id"].isin(p["patient_id"])][["patient_id", "severity"]].copy()
+    s["k"] = s.groupby("patient_id").cumcount() + 1
+    return p, s
+
+
+def recovery_median_session(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
+    """Kaplan–Meier: session at which half of those still attending have recovered.
+
+    Event: first attended session whose score is below caseness with reliable change
+    (Jacobson–Truax "clinically significant change", as in Hansen et al. 2002). Other
+    exits and the end of the run censor at the last attended session. The 50% crossing is
+    interpolated linearly between sessions; NaN if the curve never reaches 50%.
+    """
+    p, s = _attended_scores(t, caseness)
+    if not len(p):
+        return np.nan
+    base = p.set_index("patient_id")["baseline_severity"]
+    s = s.assign(base=s["patient_id"].map(base))
+    hit = s[(s["severity"] < caseness) & (s["base"] - s["severity"] >= reliable)]
+    first = hit.groupby("patient_id")["k"].min()
+    last = p.set_index("patient_id")["sessions_attended"]
+    time = first.reindex(last.index).fillna(last).to_numpy()
+    event = last.index.isin(first.index)
+    return km_crossing(time, event, 0.5)
+
+
+def km_crossing(time: np.ndarray, event: np.ndarray, level: float) -> float:
+    """First time the Kaplan–Meier event curve 1 - S(t) reaches ``level`` (interpolated)."""
+    times = np.unique(time[event])
+    s_prev, t_prev = 1.0, 0.0
+    for k in times:
+        at_risk = np.sum(time >= k)
+        d = np.sum((time == k) & event)
+        s = s_prev * (1.0 - d / at_risk)
+        if 1.0 - s >= level:
+            f_prev, f = 1.0 - s_prev, 1.0 - s
+            return float(t_prev + (k - t_prev) * (level - f_prev) / (f - f_prev)) if f > f_prev else float(k)
+        s_prev, t_prev = s, float(k)
+    return np.nan
+
+
+def finisher_mean_sessions(t: Tables) -> float:
+    f = finishers(t["patients"])
+    return float(f["sessions_attended"].mean()) if len(f) else np.nan
+
+
+def finisher_recovery(t: Tables, caseness: float = 10.0) -> float:
+    """IAPT recovery: of finishers at caseness at referral, the share below caseness at the end."""
+    f = finishers(t["patients"])
+    f = f[f["baseline_severity"] >= caseness]
+    return float((f["final_severity"] < caseness).mean()) if len(f) else np.nan
+
+
+# ---------------------------------------------------------------------------- reference A
+A = "talking_therapy"
+register_target("1", "r(early patient-rated alliance, pre-post change)",
+                "Horvath et al. 2011; Flückiger et al. 2018", 0.22, 0.33, A, early_alliance_outcome_r,
+                definition="Pearson r of the mean patient-rated WAI-SR over attended sessions 3-5 with "
+                           "baseline minus last PHQ-9, measured patients whose course ended")
+register_target("2a", "patient minus clinician rating at session 3 (Cohen's d)",
+                "Tryon, Blackwell & Hammel 2007", 0.4, 0.8, A, rater_gap_d,
+                definition="mean difference of patient- and clinician-rated WAI-SR at attended session 3 "
+                           "over their pooled SD")
+register_target("2b", "cross-rater r of alliance at session 3", "Tryon, Blackwell & Hammel 2007",
+                0.25, 0.45, A, rater_r,
+                definition="Pearson r of patient- and clinician-rated WAI-SR at attended session 3")
+register_target("3", "share of attended sessions with a patient-reported rupture",
+                "Eubanks, Muran & Safran 2018", 0.19, 0.42, A, reported_rupture_session_share,
+                tables=("patients", "sessions"),
+                definition="attended sessions of measured patients with rupture_reported")
+register_target("4", "share of patients with >= 1 reported rupture over a course", "McLaughlin et al. 2014",
+                0.35, 0.60, A, reported_rupture_patient_share,
+                definition="finishers (ended, >= 2 attended sessions) with at least one patient-reported rupture")
+register_target("5", "r(all ruptures resolved, pre-post change)", "Eubanks, Muran & Safran 2018",
+                0.15, 0.40, A, resolution_outcome_r, tables=("patients", "sessions"),
+                definition="point-biserial r among finishers with >= 1 rupture (as an observer codes them): "
+                           "no rupture unresolved at the last attended session vs some, with baseline minus "
+                           "last PHQ-9")
+register_target("6", "dropout (unilateral termination)", "Swift & Greenberg 2012", 0.17, 0.23, A,
+                dropout_share,
+                definition="exit 'dropout' among measured patients with >= 1 attended session whose course "
+                           "ended (DNA discharge and leaving the waiting list are separate exits)")
+register_target("7", "share of dropouts after the 1st or 2nd session", "Olfson et al. 2009", 0.70, 1.0, A,
+                early_dropout_share,
+                definition="dropouts (as in 6) with at most 2 attended sessions")
+register_target("8", "therapist share of outcome variance (ICC)", "Johns, Barkham, Kellett & Saxon 2019",
+                0.02, 0.09, A, therapist_icc, interval="bootstrap",
+                definition="MixedLM last PHQ-9 ~ baseline, random intercept per (replication, first "
+                           "clinician), finishers; clinician variance / (clinician + residual)")
+register_target("9", "session at which 50% have recovered (Kaplan-Meier)", "Hansen, Lambert & Forman 2002",
+                13.0, 18.0, A, recovery_median_session, tables=("patients", "sessions"),
+                definition="KM over attended sessions, event = first score < caseness with reliable change "
+                           "(>= 6 points), censoring other exits; patients at caseness with >= 1 session")
+register_target("10a", "mean attended sessions of finishers", "NHS Digital IAPT annual report 2017-18",
+                6.0, 8.0, A, finisher_mean_sessions,
+                definition="finishers: ended with >= 2 attended sessions (IAPT's definition); IAPT 2017-18 "
+                           "reports about 7")
+register_target("10b", "recovery of finishers", "NHS Digital IAPT annual report 2017-18", 0.45, 0.55, A,
+                finisher_recovery,
+                definition="finishers at caseness at referral whose last score is below caseness (IAPT "
+                           "'recovery', 50.8% in 2017-18)")
+
+
+# ---------------------------------------------------------------------------- the report
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    from analysis.summary import mean_ci
+
+    return mean_ci(values)
+
+
+def _split_replications(tables: Tables, names: tuple[str, ...]) -> dict[int, Tables]:
+    out: dict[int, Tables] = {}
+    for name in names:
+        for rep, df in tables[name].groupby("replication", sort=True):
+            out.setdefault(int(rep), {})[name] = df
+    return out
+
+
+def _pooled(parts: list[Tables], names: tuple[str, ...]) -> Tables:
+    out = {}
+    for name in names:
+        frames = []
+        for i, part in enumerate(parts):
+            df = part.get(name)
+            if df is not None:
+                frames.append(df.assign(replication=i))
+        out[name] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def estimate(target: Target, tables: Tables, n_boot: int = 200, seed: int = 0) -> tuple[float, float, float, int]:
+    """(value, ci_low, ci_high, replications) of ``target`` on one scenario's tables."""
+    reps = _split_replications(tables, target.tables)
+    keys = sorted(reps)
+    if target.interval == "t":
+        vals = np.array([target.estimator(reps[r]) for r in keys], dtype=float)
+        m, lo, hi = _t_interval(vals)
+        return m, lo, hi, len(keys)
+    parts = [reps[r] for r in keys]
+    value = target.estimator(_pooled(parts, target.tables))
+    gen = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        pick = gen.integers(0, len(parts), len(parts))
+        boots.append(target.estimator(_pooled([parts[i] for i in pick], target.tables)))
+    boots = np.array(boots, dtype=float)
+    boots = boots[np.isfinite(boots)]
+    lo, hi = (np.percentile(boots, [2.5, 97.5]) if len(boots) else (np.nan, np.nan))
+    return float(value), float(lo), float(hi), len(keys)
+
+
+def reference_scenarios(scenarios: list[str], experiment_extra: Optional[dict] = None) -> dict[str, str]:
+    """scenario -> reference configuration, from ``extra.references`` or matching names."""
+    refs = dict((experiment_extra or {}).get("references") or {})
+    known = {t.reference for t in TARGETS.values()}
+    out = {sc: ref for sc, ref in refs.items() if sc in scenarios}
+    for sc in scenarios:
+        if sc not in out and sc in known:
+            out[sc] = sc
+    return out
+
+
+def calibration_table(tables: Tables, experiment_extra: Optional[dict] = None, n_boot: Optional[int] = None,
+                      targets: Optional[list[str]] = None) -> pd.DataFrame:
+    """One row per registered target whose reference configuration is in the run."""
+    extra = (experiment_extra or {}).get("calibration") or {}
+    n_boot = int(n_boot if n_boot is not None else extra.get("bootstrap", 200))
+    scenarios = list(dict.fromkeys(tables["patients"]["scenario"]))
+    mapping = reference_scenarios(scenarios, experiment_extra)
+    rows = []
+    for sc, ref in mapping.items():
+        sub = {name: df[df["scenario"] == sc] for name, df in tables.items()
+               if isinstance(df, pd.DataFrame) and "scenario" in df.columns}
+        for t in TARGETS.values():
+            if t.reference != ref or (targets is not None and t.number not in targets):
+                continue
+            if any(name not in sub for name in t.tables):
+                value, lo, hi, n = np.nan, np.nan, np.nan, 0
+            else:
+                value, lo, hi, n = estimate(t, sub, n_boot=n_boot)
+            rows.append({"target": t.number, "quantity": t.quantity, "source": t.source,
+                         "reference": ref, "scenario": sc, "accepted_low": t.low, "accepted_high": t.high,
+                         "simulated": value, "ci_low": lo, "ci_high": hi,
+                         "interval": ("t over replications" if t.interval == "t"
+                                      else "pooled, bootstrap over replications"),
+                         "replications": n, "inside": t.inside(value), "definition": t.definition})
+    return pd.DataFrame(rows, columns=["target", "quantity", "source", "reference", "scenario", "accepted_low",
+                                       "accepted_high", "simulated", "ci_low", "ci_high", "interval",
+                                       "replications", "inside", "definition"])
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """The validation table as plain text for the terminal."""
+    if df.empty:
+        return "No calibration targets apply to the scenarios of this run."
+    show = pd.DataFrame({
+        "target": df["target"], "quantity": df["quantity"], "source": df["source"],
+        "accepted": [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(df["accepted_low"], df["accepted_high"])],
+        "simulated": [f"{v:.3f}" for v in df["simulated"]],
+        "95% CI": [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(df["ci_low"], df["ci_high"])],
+        "inside": ["yes" if v else "NO" for v in df["inside"]],
+    })
+    n_in = int(df["inside"].sum())
+    return show.to_string(index=False) + f"\n{n_in} of {len(df)} targets inside their accepted ranges."
+
+
+def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
+                      experiment_extra: Optional[dict] = None) -> pd.DataFrame:
+    """Compute the table for a run directory and write ``calibration.csv`` there."""
+    from simulation.io import atomic_write_bytes, read_manifest
+    from simulation.runner import load_run
+
+    run_dir = Path(run_dir)
+    if tables is None:
+        tables = load_run(run_dir)
+    if experiment_extra is None:
+        experiment_extra = read_manifest(run_dir).get("experiment_extra") or {}
+    df = calibration_table(tables, experiment_extra)
+    atomic_write_bytes(run_dir / "calibration.csv", df.to_csv(index=False).encode())
+    return df
