@@ -414,3 +414,9 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
     df = calibration_table(tables, experiment_extra)
     atomic_write_bytes(run_dir / "calibration.csv", df.to_csv(index=False).encode())
     return df
+
+
+# Targets defined in other modules register themselves here.
+from analysis import targets_community as _targets_community  # noqa: E402
+
+_targets_community.register()

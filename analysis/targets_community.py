@@ -127,3 +127,32 @@ def report(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         rows.append({"target": 11, "estimator": name, "simulated": m, "ci_low": lo, "ci_high": hi,
                      "target_value": spec["target"], "low": low, "high": high, "inside": inside})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- registration
+def _per_replication(fn):
+    """Adapt a per-(scenario, replication) estimator to the registry's one-replication call."""
+
+    def estimator(tables: dict[str, pd.DataFrame]) -> float:
+        values = fn(tables)
+        return float(values.iloc[0]) if len(values) else np.nan
+
+    return estimator
+
+
+def register() -> None:
+    """Add target 11 (two rows) to the calibration report, for reference B."""
+    from analysis.calibration import register_target
+
+    spec = TARGET_11["estimators"]
+    register_target("11a", "clinician turnover in B (leavers per clinician-year)", TARGET_11["source"],
+                    spec["turnover_rate"]["low"], spec["turnover_rate"]["high"], "community_team",
+                    _per_replication(turnover_rate), tables=("clinicians", "patients", "timeseries"),
+                    definition="leavers / clinician-years in post over the measured period")
+    register_target("11b", "patients whose care coordinator leaves within 12 months", TARGET_11["source"],
+                    spec["patients_clinician_left_12m"]["low"], spec["patients_clinician_left_12m"]["high"],
+                    "community_team", _per_replication(patients_clinician_left_12m),
+                    tables=("patients", "reassignments", "clinicians", "timeseries"),
+                    definition="measured patients starting >= 12 months before the end whose care coordinator "
+                               "left within 365 days of their first appointment (tolerance +/-5 points "
+                               "around the published 24%)")
