@@ -53,6 +53,12 @@ def figure(name: str):
     return deco
 
 
+def lower_label(kpi: str) -> str:
+    """The KPI's label for use mid-sentence (keeps acronyms such as DNA)."""
+    label = KPI_LABELS.get(kpi, kpi)
+    return label if label[:3].isupper() else label[0].lower() + label[1:]
+
+
 def is_proportion(kpi: str) -> bool:
     return KPI_INFO.get(kpi, ("", ""))[1] == "proportion"
 
@@ -145,7 +151,7 @@ def differences(run: RunData, path: Path) -> str:
         ax.set_ylim(-0.6, len(scen) - 0.4)
         ax.ticklabel_format(axis="x", useOffset=False)
         unit = "percentage points" if is_proportion(kpi) else KPI_INFO[kpi][1]
-        ax.set_xlabel(f"difference in {KPI_LABELS.get(kpi, kpi).lower()} ({unit})")
+        ax.set_xlabel(f"difference in {lower_label(kpi)} ({unit})")
         ax.set_title(KPI_LABELS.get(kpi, kpi), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.15)
@@ -230,7 +236,7 @@ def retention_by_rupture(run: RunData, path: Path) -> str:
     ax.legend(frameon=False, fontsize=8, loc="lower left")
     fig.tight_layout()
     _finish(fig, path)
-    return (f"Landmark analysis: patients still in treatment after their {L}th attended session, grouped by "
+    return (f"Landmark analysis: patients still in treatment after their attended session {L}, grouped by "
             f"their ruptures in sessions 1–{L} (none; all repaired by session {L}; one still unrepaired), "
             "followed from there until dropout (other exits censored). Grouping by 'ever ruptured' instead "
             "would favour ruptures, because patients who stay longer have more chances of one. Curves stop where "
@@ -394,7 +400,7 @@ def dose_response(run: RunData, path: Path) -> str:
     context = dose.get("context_kpi")
     label = dose.get("label", dose["key"])
     sc = _scale(kpi)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     x = t["dose"].to_numpy()
     m = t[kpi].to_numpy() * sc
     lo, hi = t[f"{kpi}_ci_low"].to_numpy() * sc, t[f"{kpi}_ci_high"].to_numpy() * sc
@@ -404,20 +410,41 @@ def dose_response(run: RunData, path: Path) -> str:
     ax.set_xlabel(label)
     ax.set_ylabel(kpi_axis_label(kpi))
     ax.grid(alpha=0.3)
+    ticks = [f"{v:g}" for v in x]
     if context and context in t:
         cs = _scale(context)
         ticks = [f"{v:g}\n{c * cs:.0f}{'%' if is_proportion(context) else ''}" for v, c in zip(x, t[context])]
-        ax.set_xticks(x)
-        ax.set_xticklabels(ticks)
-        ax.set_xlabel(f"{label}\n(below: {KPI_LABELS.get(context, context).lower()} achieved)")
+        ax.set_xlabel(f"{label}\n(below: {lower_label(context)} achieved)")
+    ax.set_xticks(x)
+    ax.set_xticklabels(ticks)
+    # Right: paired difference of each point from the lowest dose.
+    k = run.tables["kpis"]
+    ref = t["scenario"].iloc[0]
+    dm, dlo, dhi = [], [], []
+    for s_name in t["scenario"]:
+        c = compare(k, s_name, ref, [kpi]).iloc[0]
+        dm.append(c["diff"] * sc)
+        dlo.append(c["paired_ci_low"] * sc if np.isfinite(c["paired_ci_low"]) else c["diff"] * sc)
+        dhi.append(c["paired_ci_high"] * sc if np.isfinite(c["paired_ci_high"]) else c["diff"] * sc)
+    dm, dlo, dhi = np.array(dm), np.array(dlo), np.array(dhi)
+    ax2.errorbar(x, dm, yerr=[dm - dlo, dhi - dm], fmt="o-", color="#d62728", capsize=4, lw=2)
+    ax2.axhline(0, color="black", lw=0.8)
+    ax2.set_xticks(x)
+    ax2.set_xticklabels([f"{v:g}" for v in x])
+    ax2.set_xlabel(label.split("(")[0].strip())
+    unit = "percentage points" if is_proportion(kpi) else KPI_INFO[kpi][1]
+    ax2.set_ylabel(f"difference in {lower_label(kpi)} ({unit})")
+    ax2.set_title(f"Paired difference from {label.split('(')[0].strip()} = {x[0]:g}\n(same patients and "
+                  "clinicians: 95% interval of per-replication differences)", fontsize=9)
+    ax2.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title(f"{run.experiment}: {KPI_LABELS.get(kpi, kpi).lower()} by {label.split('(')[0].strip()}\n"
+    ax.set_title(f"{run.experiment}: {lower_label(kpi)} by {label.split('(')[0].strip()}\n"
                  f"{run.replications} replications per point; common random numbers across points", fontsize=10)
     fig.tight_layout()
     _finish(fig, path)
-    return (f"Dose–response: {KPI_LABELS.get(kpi, kpi).lower()} ({KPI_INFO[kpi][0]}) for each value of "
+    return (f"Dose–response: {lower_label(kpi)} ({KPI_INFO[kpi][0]}) for each value of "
             f"{dose['key']}, mean and 95% interval across replications. The paired differences in the table "
-            "below are the sharper test of whether neighbouring points differ.")
+            "(right panel and the differences table) are the sharper test of whether points differ.")
 
 
 # ---------------------------------------------------------------------------- service

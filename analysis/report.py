@@ -26,6 +26,14 @@ from analysis.survival import kaplan_meier, retention_data, survival_at
 from simulation.kpis import KPI_INFO
 
 
+FIGURE_TITLES = {
+    "kpis": "KPIs by scenario", "differences": "Differences from the baseline", "retention": "Retention by scenario",
+    "retention_by_rupture": "Retention by rupture status", "trajectories": "Example alliance trajectories",
+    "dose_response": "Dose–response", "service": "Waiting list and caseload over time",
+    "power": "Trial power curve", "trial_estimates": "Emulated trial estimates",
+}
+
+
 # ---------------------------------------------------------------------------- blocks
 class Doc:
     """A report as blocks, rendered to Markdown and to HTML."""
@@ -61,7 +69,7 @@ class Doc:
                 out.append((f"<details><summary>{b[2]}</summary>\n\n" if b[2] else "") + "```\n" + b[1].rstrip()
                            + "\n```" + ("\n\n</details>" if b[2] else ""))
             elif b[0] == "figure":
-                out.append(f"![{b[2].split('.')[0]}]({b[3]})\n\n*{b[2]}*")
+                out.append(f"![{Path(b[3]).stem}]({b[3]})\n\n*{b[2]}*")
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
@@ -132,6 +140,15 @@ def fmt_interval(kpi: str, m: float, lo: float, hi: float, diff: bool = False) -
     return f"{f(m)}{unit} [{f(lo)}, {f(hi)}]"
 
 
+def fmt_ci(kpi: str, lo: float, hi: float) -> str:
+    """A difference's interval alone: "[-1.7, +1.3] pp"."""
+    if lo is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return "–"
+    if is_proportion(kpi):
+        return f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pp"
+    return f"[{lo:+.2f}, {hi:+.2f}]"
+
+
 def kpi_table(run: RunData, kpis: list[str]) -> pd.DataFrame:
     k = run.tables["kpis"]
     rows = []
@@ -150,8 +167,7 @@ def difference_table(comp: pd.DataFrame) -> pd.DataFrame:
     for r in comp.itertuples():
         rows.append({"scenario": r.scenario, "compared with": r.reference, "KPI": KPI_LABELS.get(r.kpi, r.kpi),
                      "difference [paired 95% CI]": fmt_interval(r.kpi, r.diff, r.paired_ci_low, r.paired_ci_high, True),
-                     "unpaired 95% CI": fmt_interval(r.kpi, r.diff, r.unpaired_ci_low, r.unpaired_ci_high, True)
-                     .split(" ", 1)[-1],
+                     "unpaired 95% CI": fmt_ci(r.kpi, r.unpaired_ci_low, r.unpaired_ci_high),
                      "paired interval excludes 0": _excludes_zero(r.paired_ci_low, r.paired_ci_high)})
     return pd.DataFrame(rows)
 
@@ -166,7 +182,8 @@ def _excludes_zero(lo: float, hi: float) -> str:
 
 def scenario_overrides(run: RunData) -> tuple[list[str], pd.DataFrame]:
     """Overrides shared by every scenario, and each scenario's own."""
-    lists = {s: [o for o in run.overrides(s) if not o.startswith("run.name=")] for s in run.scenarios}
+    hidden = ("run.name=", "experiment=", "output.dir=", "run.progress=")
+    lists = {s: [o for o in run.overrides(s) if not o.startswith(hidden)] for s in run.scenarios}
     common = [o for o in (lists[run.scenarios[0]] if run.scenarios else []) if all(o in v for v in lists.values())]
     rows = [{"scenario": s + (" (baseline)" if s == run.baseline else ""),
              "overrides": ", ".join(o for o in v if o not in common) or "(none: base configuration)"}
@@ -253,7 +270,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         if path is None:
             skipped.append(f"**{name}**: {caption}")
         else:
-            doc.h(3, name.replace("_", " ").capitalize())
+            doc.h(3, FIGURE_TITLES.get(name, name.replace("_", " ").capitalize()))
             doc.figure(path, caption, f"figures/{path.name}")
     if skipped:
         doc.p("Figures not drawn:\n" + "\n".join(f"- {s}" for s in skipped))
@@ -291,9 +308,10 @@ def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     doc.p("Share of measured patients who started treatment and had not dropped out by the given number of "
           "attended sessions (event: dropout; other exits censored), pooled over replications, with the "
           "pointwise 95% interval.")
-    table = pd.DataFrame({"scenario": s, **{f"after {t} sessions": "" for t in times}} for s in run.scenarios)
+    label = {t: f"after {t} session{'s' if t != 1 else ''}" for t in times}
+    table = pd.DataFrame({"scenario": s, **{label[t]: "" for t in times}} for s in run.scenarios)
     for row in at.itertuples():
-        table.loc[table["scenario"] == row.scenario, f"after {row.time} sessions"] = \
+        table.loc[table["scenario"] == row.scenario, label[row.time]] = \
             f"{100 * row.survival:.1f}% [{100 * row.ci_low:.1f}, {100 * row.ci_high:.1f}]"
     n = curves.groupby("scenario", sort=False)[["n", "events"]].first()
     table.insert(1, "patients (dropouts)", [f"{int(n.loc[s, 'n']):,} ({int(n.loc[s, 'events']):,})"

@@ -43,10 +43,9 @@ class RunData:
 
     @property
     def scenarios(self) -> list[str]:
-        names = list(self.manifest.get("scenarios", {}))
-        if not names and "kpis" in self.tables:
-            names = list(dict.fromkeys(self.tables["kpis"]["scenario"]))
-        return names
+        # The kpis table keeps the experiment's order (manifest.json sorts its keys).
+        names = list(dict.fromkeys(self.tables["kpis"]["scenario"])) if "kpis" in self.tables else []
+        return names or list(self.manifest.get("scenarios", {}))
 
     @property
     def baseline(self) -> Optional[str]:
