@@ -376,11 +376,11 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
         rows.append({
             "outcome": trial.OUTCOMES[o][0], "trials": r["trials"], "patients per trial": f"{r['mean_patients']:.0f}",
             "mean estimate (SD over trials)": f"{_fmt_outcome(o, r['mean_estimate'], diff=True)} "
-                                              f"({_fmt_outcome(o, r['sd_estimate'])})",
+                                              f"({_fmt_spread(o, r['sd_estimate'])})",
             "power [95% CI]": f"{100 * r['power']:.0f}% [{100 * r['power_ci_low']:.0f}, {100 * r['power_ci_high']:.0f}]",
             "CI coverage of true effect": f"{100 * r['coverage']:.0f}%" if "coverage" in r else "–",
             "GEE mean estimate (mean SE)": (f"{_fmt_outcome(o, r['gee_mean_estimate'], diff=True)} "
-                                            f"({_fmt_outcome(o, r['gee_mean_se'])})") if "gee_mean_estimate" in r else "–",
+                                            f"({_fmt_spread(o, r['gee_mean_se'])})") if "gee_mean_estimate" in r else "–",
             "GEE power": f"{100 * r['gee_power']:.0f}%" if "gee_power" in r else "–",
             "ICC": f"{r['icc']:.3f}" if "icc" in r else "–",
         })
@@ -392,10 +392,25 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     piv.columns = [f"m = {c}" for c in piv.columns]
     doc.p("Power (cluster-level t-test) by number of clinicians (rows) and patients per clinician (m):")
     doc.table(piv.reset_index())
+    need = tables.get("trial_clusters_needed")
+    if need is not None:
+        doc.p("Clinicians needed (both arms together) for 80% power at each m, by the standard formula "
+              "2(z₀.₉₇₅ + z₀.₈)²σ²(1 + (m − 1)ICC)/(mδ²) per arm, with δ the true effect above, σ the patient-level SD "
+              "without training and the ICC from the GEE (a normal approximation: emulate the design to check it):")
+        show = need.copy()
+        show["outcome"] = show["outcome"].map(lambda o: trial.OUTCOMES[o][0])
+        show["true_effect"] = [_fmt_outcome(o, v, diff=True) for o, v in zip(need["outcome"], need["true_effect"])]
+        show["sd"] = [_fmt_spread(o, v) for o, v in zip(need["outcome"], need["sd"])]
+        show["icc"] = show["icc"].map(lambda v: f"{v:.3f}")
+        doc.table(show.rename(columns={"true_effect": "true effect", "sd": "SD", "icc": "ICC"}))
     short = pw["clusters_short"].max()
     if short > 0:
         doc.p(f"In the largest designs up to {100 * short:.0f}% of clinicians had fewer than m finished patients "
               "and contributed all they had.")
+
+
+def _fmt_spread(o: str, v: float) -> str:
+    return f"{100 * v:.1f} pp" if o in ("dropout", "recovered") else f"{v:.2f}"
 
 
 def _fmt_outcome(o: str, m: float, lo: float = np.nan, hi: float = np.nan, diff: bool = False) -> str:

@@ -205,6 +205,32 @@ def headline_table(trials: pd.DataFrame, settings: dict, truth: Optional[pd.Data
     return pd.DataFrame(rows)
 
 
+def clusters_needed(truth: pd.DataFrame, headline: pd.DataFrame, patients: pd.DataFrame, settings: dict,
+                    power: float = 0.8) -> pd.DataFrame:
+    """Clinicians needed for ``power`` at each m, from the true effect and the GEE's ICC.
+
+    Standard cluster-trial formula (Donner & Klar): clusters per arm =
+    2 (z_{1-alpha/2} + z_power)^2 sigma^2 (1 + (m - 1) ICC) / (m delta^2), with sigma the
+    patient-level SD of the outcome without training. A normal approximation: a guide to
+    the scale of trial needed, to be checked by emulating it.
+    """
+    ctrl = settings["truth"][0]
+    p = patient_outcomes(patients[patients["scenario"] == ctrl])
+    z = stats.norm.ppf(1 - settings["alpha"] / 2) + stats.norm.ppf(power)
+    icc = headline.set_index("outcome").get("icc")
+    rows = []
+    for r in truth.itertuples():
+        sigma = float(p[r.outcome].std(ddof=1))
+        rho = max(0.0, float(icc.loc[r.outcome])) if icc is not None and r.outcome in icc.index else 0.0
+        row = {"outcome": r.outcome, "true_effect": r.true_effect, "sd": sigma, "icc": rho}
+        for m in settings["patients_per_clinician"]:
+            per_arm = 2 * z * z * sigma ** 2 * (1 + (m - 1) * rho) / (m * r.true_effect ** 2) \
+                if r.true_effect else np.inf
+            row[f"m = {m}"] = int(np.ceil(2 * per_arm)) if np.isfinite(per_arm) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def analyse(run, out_dir: Path) -> dict[str, pd.DataFrame]:
     """All trial tables for a run (written as CSV into ``out_dir``)."""
     settings = trial_settings(run.extra)
@@ -216,6 +242,7 @@ def analyse(run, out_dir: Path) -> dict[str, pd.DataFrame]:
            "trial_headline": headline_table(trials, settings, truth)}
     if truth is not None:
         out["trial_truth"] = truth
+        out["trial_clusters_needed"] = clusters_needed(truth, out["trial_headline"], run.tables["patients"], settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, df in out.items():
         df.to_csv(out_dir / f"{name}.csv", index=False)
@@ -249,7 +276,7 @@ def _register() -> None:
             ax.set_title(OUTCOMES[o][0], fontsize=10)
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel(f"power at alpha = {settings['alpha']:g} (%)")
-        axes[0][-1].legend(frameon=False, fontsize=8, title="trial size")
+        axes[0][0].legend(frameon=False, fontsize=8, title="trial size", loc="upper left")
         n = int(pw["trials"].max())
         fig.suptitle("Cluster-randomised trial of rupture-repair training: power (cluster-level t-test)\n"
                      f"share of {n} emulated trials with p < {settings['alpha']:g}; bars = 95% Wilson interval; "
