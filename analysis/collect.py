@@ -61,19 +61,20 @@ def collect(sweep_dir: Path, kpi: str = "dropout_rate", param: Optional[str] = N
     if kpi not in KPI_INFO:
         raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(KPI_INFO)}")
     jobs = job_dirs(Path(sweep_dir))
-    settings = []
+    settings, raw = [], []
     for j in jobs:
         d = {}
-        for o in job_overrides(j):
+        raw.append(job_overrides(j))
+        for o in raw[-1]:
             k, _, v = o.partition("=")
             d[k.lstrip("+~")] = _parse(v)
         settings.append(d)
     keys = list(dict.fromkeys(k for s in settings for k in s))
     swept = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1] or keys
     rows = []
-    for j, s in zip(jobs, settings):
+    for j, s, r in zip(jobs, settings, raw):
         summary = read_table(j, "summary")
-        base = {"job": j.name, "overrides": " ".join(f"{k}={s[k]}" for k in s)}
+        base = {"job": j.name, "overrides": " ".join(r)}
         base.update({k: s.get(k) for k in swept})
         for scenario, g in summary.groupby("scenario", sort=False):
             row = dict(base, scenario=scenario)
@@ -123,13 +124,17 @@ def plot_sweep(table: pd.DataFrame, kpi: str, param: str, others: list[str], out
         y = g[kpi].to_numpy(dtype=float) * sc
         lo = g[f"{kpi}_ci_low"].to_numpy(dtype=float) * sc
         hi = g[f"{kpi}_ci_high"].to_numpy(dtype=float) * sc
+        if sc == 100.0:  # a share's interval cannot leave 0-100%
+            lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
         ax.errorbar(x, y, yerr=[np.nan_to_num(y - lo), np.nan_to_num(hi - y)], fmt="o-", capsize=4,
                     color=f"C{i}", label=label)
     ax.set_xlabel(param)
     ax.set_ylabel(kpi_axis_label(kpi))
     reps = int(table["replications"].min())
+    warn = "; few replications give wide intervals: add run.replications=10" if reps < 5 else ""
     ax.set_title(f"{KPI_LABELS.get(kpi, kpi)} against {param}: sweep of {table['job'].nunique()} jobs\n"
-                 f"mean and 95% interval over {reps} replication(s) per job ({KPI_INFO[kpi][0]})", fontsize=10)
+                 f"mean and 95% interval over {reps} replication(s) per job{warn}\n({KPI_INFO[kpi][0]})",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()

@@ -183,7 +183,7 @@ def _km_plot(ax, curves: pd.DataFrame, group: str, order, colours=None) -> None:
                 label=f"{g} (n = {n:,}, dropouts = {ev:,})")
         ax.fill_between(c["time"], c["ci_low"] * 100, c["ci_high"] * 100, step="post", color=colour, alpha=0.2,
                         lw=0)
-    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
 
@@ -195,7 +195,7 @@ def retention(run: RunData, path: Path) -> str:
     curves = kaplan_meier(data, "scenario", run.scenarios)
     fig, ax = plt.subplots(figsize=(8, 4.8))
     _km_plot(ax, curves, "scenario", run.scenarios)
-    ax.set_xlabel("attended sessions since the first appointment")
+    ax.set_xlabel("attended sessions since the first appointment (0 = dropped out before attending one)")
     ax.set_ylabel("not yet dropped out (%)")
     ax.set_title(f"{run.experiment}: retention (Kaplan–Meier, shaded = 95% band)\n"
                  "event = dropout; recovery, completion, DNA discharge and end of run are censored", fontsize=10)
