@@ -149,6 +149,9 @@ def differences(run: RunData, path: Path) -> str:
         ax.set_yticks(y)
         ax.set_yticklabels(scen if ax.get_subplotspec().is_first_col() else [])
         ax.set_ylim(-0.6, len(scen) - 0.4)
+        lo_x, hi_x = ax.dataLim.intervalx
+        if not np.isfinite(lo_x) or hi_x - lo_x < 1e-9:  # all differences zero: a readable axis
+            ax.set_xlim(-1, 1)
         ax.ticklabel_format(axis="x", useOffset=False)
         unit = "percentage points" if is_proportion(kpi) else KPI_INFO[kpi][1]
         ax.set_xlabel(f"difference in {lower_label(kpi)} ({unit})")
