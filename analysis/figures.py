@@ -473,12 +473,17 @@ def service(run: RunData, path: Path) -> str:
         ax.set_xlabel("weeks since the start of the run")
         ax.set_ylabel(ylab)
         ax.grid(alpha=0.3)
+    for ax in axes:
+        top = ax.dataLim.ymax
+        ax.set_ylim(0, top * 1.08 if np.isfinite(top) and top > 0 else 1)
     axes[0].set_title("Waiting list", fontsize=10)
     axes[1].set_title("Caseload", fontsize=10)
-    axes[1].legend(frameon=False, fontsize=8)
+    handles, labels = axes[1].get_legend_handles_labels()
+    ncol = min(4, len(labels))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.suptitle(f"{run.experiment}: service over time (mean over replications, shaded = approx. 95% band)",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 * int(np.ceil(len(labels) / ncol)) + 0.02, 1, 1))
     _finish(fig, path)
     return ("Waiting-list length and mean caseload over time, averaged over replications. Statistics use only "
             "the period after the warm-up (dashed line).")
