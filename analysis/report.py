@@ -254,6 +254,8 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         doc.p("One scenario only: no differences to report.")
 
     _retention_section(doc, run, ana_dir)
+    if "retention_by_rupture" in names and run.has("sessions"):
+        _rupture_section(doc, run, ana_dir)
     if "dose_response" in names:
         _dose_section(doc, run, ana_dir)
     if run.extra.get("trial"):
@@ -317,6 +319,34 @@ def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     table.insert(1, "patients (dropouts)", [f"{int(n.loc[s, 'n']):,} ({int(n.loc[s, 'events']):,})"
                                             if s in n.index else "–" for s in run.scenarios])
     doc.table(table)
+
+
+def _rupture_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
+    from analysis.figures import _landmark, _rupture_scenario
+    from analysis.survival import RUPTURE_STATUSES, rupture_landmark
+
+    L, scen = _landmark(run), _rupture_scenario(run)
+    data = rupture_landmark(run.tables["patients"], run.tables["sessions"], L, scenario=scen)
+    if data.empty:
+        return
+    curves = kaplan_meier(data, "status", RUPTURE_STATUSES)
+    times = [0, 4, 8]
+    at = survival_at(curves, "status", times)
+    at.to_csv(ana_dir / "retention_by_rupture.csv", index=False)
+    doc.h(2, "Retention by rupture status")
+    doc.p(f"Scenario '{scen}': patients still in treatment after attended session {L}, grouped by their ruptures "
+          f"in sessions 1–{L}, and the share not yet dropped out a given number of further sessions later "
+          "(Kaplan–Meier, 95% interval; 0 = dropped out straight after the landmark session).")
+    rows = []
+    for st in RUPTURE_STATUSES:
+        a = at[at["status"] == st]
+        if a.empty:
+            continue
+        row = {"status": st, "patients (dropouts)": f"{int(a['n'].iloc[0]):,} ({int(a['events'].iloc[0]):,})"}
+        for r in a.itertuples():
+            row[f"+{r.time} sessions"] = f"{100 * r.survival:.1f}% [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]"
+        rows.append(row)
+    doc.table(pd.DataFrame(rows))
 
 
 def _dose_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
