@@ -126,7 +126,8 @@ def plot_sweep(table: pd.DataFrame, kpi: str, param: str, others: list[str], out
         hi = g[f"{kpi}_ci_high"].to_numpy(dtype=float) * sc
         if sc == 100.0:  # a share's interval cannot leave 0-100%
             lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
-        ax.errorbar(x, y, yerr=[np.nan_to_num(y - lo), np.nan_to_num(hi - y)], fmt="o-", capsize=4,
+        ax.errorbar(x, y, yerr=[np.clip(np.nan_to_num(y - lo), 0, None), np.clip(np.nan_to_num(hi - y), 0, None)],
+                    fmt="o-", capsize=4,
                     color=f"C{i}", label=label)
     ax.set_xlabel(param)
     ax.set_ylabel(kpi_axis_label(kpi))

@@ -408,7 +408,8 @@ def dose_response(run: RunData, path: Path) -> str:
     m = t[kpi].to_numpy() * sc
     lo, hi = t[f"{kpi}_ci_low"].to_numpy() * sc, t[f"{kpi}_ci_high"].to_numpy() * sc
     ax.fill_between(x, lo, hi, color="#c44e52", alpha=0.2, lw=0, label="95% interval across replications")
-    ax.errorbar(x, m, yerr=[m - lo, hi - m], fmt="o-", color="#c44e52", lw=2, capsize=4,
+    ax.errorbar(x, m, yerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)], fmt="o-", color="#c44e52", lw=2,
+                capsize=4,
                 label=f"{KPI_LABELS.get(kpi, kpi)} (mean)")
     ax.set_xlabel(label)
     ax.set_ylabel(kpi_axis_label(kpi))
@@ -430,7 +431,8 @@ def dose_response(run: RunData, path: Path) -> str:
         dlo.append(c["paired_ci_low"] * sc if np.isfinite(c["paired_ci_low"]) else c["diff"] * sc)
         dhi.append(c["paired_ci_high"] * sc if np.isfinite(c["paired_ci_high"]) else c["diff"] * sc)
     dm, dlo, dhi = np.array(dm), np.array(dlo), np.array(dhi)
-    ax2.errorbar(x, dm, yerr=[dm - dlo, dhi - dm], fmt="o-", color="#d62728", capsize=4, lw=2)
+    ax2.errorbar(x, dm, yerr=[np.clip(dm - dlo, 0, None), np.clip(dhi - dm, 0, None)], fmt="o-", color="#d62728",
+                 capsize=4, lw=2)
     ax2.axhline(0, color="black", lw=0.8)
     ax2.set_xticks(x)
     ax2.set_xticklabels([f"{v:g}" for v in x])

@@ -78,7 +78,8 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (p, max(0.0, centre - half), min(1.0, centre + half))
+    # clamp: rounding can put an end a hair on the wrong side of p at 0 or 1
+    return (p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def default_pairs(scenarios: Sequence[str], baseline: Optional[str]) -> list[tuple[str, str]]:

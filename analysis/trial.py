@@ -267,7 +267,8 @@ def _register() -> None:
                 g = pw[(pw["outcome"] == o) & (pw["clinicians"] == k)].sort_values("patients_per_clinician")
                 x = g["patients_per_clinician"].to_numpy()
                 y = g["power"].to_numpy() * 100
-                ax.errorbar(x, y, yerr=[y - g["power_ci_low"] * 100, g["power_ci_high"] * 100 - y], fmt="o-",
+                err = [np.clip(y - g["power_ci_low"] * 100, 0, None), np.clip(g["power_ci_high"] * 100 - y, 0, None)]
+                ax.errorbar(x, y, yerr=err, fmt="o-",
                             capsize=3, color=f"C{i}", label=f"{k} clinicians")
             ax.axhline(80, color="grey", ls="--", lw=1)
             ax.axhline(settings["alpha"] * 100, color="grey", ls=":", lw=1)

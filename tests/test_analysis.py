@@ -183,3 +183,33 @@ def test_wilson_interval():
     p, lo, hi = proportion_ci(8, 40)
     assert p == 0.2 and 0.1 < lo < 0.2 < hi < 0.36
     assert proportion_ci(0, 10)[1] == 0.0
+
+
+def test_dose_response_and_trial_sections_build(tmp_path):
+    """A tiny experiment with a dose and a trial design: both report sections and figures appear."""
+    exp = tmp_path / "dose_trial.yaml"
+    exp.write_text(
+        "description: tiny dose and trial check\n"
+        "overrides: [run.replications=3, service.clinicians=8, output.sessions=false]\n"
+        "baseline: truth_control\nscenarios:\n"
+        "  truth_control: [rupture.training_share=0.0, clinicians.repair_logit_mean=-2]\n"
+        "  trial: [rupture.training_share=0.5, clinicians.repair_logit_mean=0]\n"
+        "  truth_treated: [rupture.training_share=1.0, clinicians.repair_logit_mean=2]\n"
+        "kpis: [dropout_rate, repair_share]\nfigures: [dose_response, power, trial_estimates]\n"
+        "extra:\n  dose: {key: clinicians.repair_logit_mean, label: repair skill, context_kpi: repair_share}\n"
+        "  trial: {clinicians: [6, 8], patients_per_clinician: [3, 6],"
+        " design: {clinicians: 8, patients_per_clinician: 6}, outcomes: [dropout, improvement]}\n")
+    out = tmp_path / "run"
+    run([f"experiment={exp}", *TINY], out_dir=out)
+    from analysis.report import build_report
+
+    build_report(out)
+    md = (out / "report.md").read_text()
+    assert "## Dose–response" in md and "## Trial emulation" in md and "Clinicians needed" in md
+    for fig in ("dose_response", "power", "trial_estimates"):
+        assert (out / "figures" / f"{fig}.png").exists(), fig
+    dose = pd.read_csv(out / "analysis" / "dose_response.csv")
+    assert list(dose["dose"]) == [-2.0, 0.0, 2.0]
+    assert dose["repair_share"].is_monotonic_increasing
+    power = pd.read_csv(out / "analysis" / "trial_power.csv")
+    assert len(power) == 2 * 2 * 2 and power["power"].between(0, 1).all()
