@@ -183,6 +183,9 @@ def test_wilson_interval():
     p, lo, hi = proportion_ci(8, 40)
     assert p == 0.2 and 0.1 < lo < 0.2 < hi < 0.36
     assert proportion_ci(0, 10)[1] == 0.0
+    for k, n in ((0, 7), (7, 7), (0, 40), (40, 40)):  # the interval always contains the estimate
+        p, lo, hi = proportion_ci(k, n)
+        assert lo <= p <= hi
 
 
 def test_dose_response_and_trial_sections_build(tmp_path):
