@@ -46,6 +46,10 @@ def _app(cfg: DictConfig) -> None:
         res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     except ConfigError as err:
         _fail(err)
+    m = res.manifest
+    if m.get("chunks_reused"):
+        print(f"alliance-sim: reused {m['chunks_reused']} of {m['chunks_total']} chunks from {run_dir / 'chunks'}; "
+              f"computed {m['chunks_computed']}", file=sys.stderr)
     print_summary(res)
     try:
         from analysis.report import build_report
