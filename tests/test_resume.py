@@ -29,7 +29,7 @@ scenarios:
   usual: []
   more_staff: [service.clinicians=12]
 """
-ARGS = ["run.replications=3", "run.horizon_days=1400", "run.warmup_days=60", "run.progress=false",
+ARGS = ["run.replications=3", "run.horizon_days=900", "run.warmup_days=60", "run.progress=false",
         "output.sessions=false"]
 
 

@@ -203,6 +203,7 @@ def test_no_referrals_means_an_empty_service():
     assert len(res.patients) == 0 and len(res.sessions) == 0
     assert (res.timeseries[["waiting", "in_treatment"]] == 0).all().all()
     assert (res.timeseries["mean_caseload"] == 0).all()
+    assert len(res.kpis) == 2, "one KPI row per replication, even with nobody referred"
     assert (res.kpis["referred"] == 0).all() and res.kpis["dropout_rate"].isna().all()
 
 
