@@ -1,6 +1,6 @@
 """No lost results: a killed experiment resumes from its saved chunks and ends identical.
 
-The command line runs a two-scenario experiment (6 chunks) into an explicit
+The command line runs a two-scenario experiment (4 chunks) into an explicit
 ``output.dir``; it is killed with SIGKILL after the first chunk is saved, started again
 and stopped with SIGINT (Ctrl-C) after more chunks, then started a third time to finish.
 Each restart must reuse exactly the chunks already saved, the manifest must say
@@ -29,7 +29,7 @@ scenarios:
   usual: []
   more_staff: [service.clinicians=12]
 """
-ARGS = ["run.replications=3", "run.horizon_days=900", "run.warmup_days=60", "run.progress=false",
+ARGS = ["run.replications=2", "run.horizon_days=900", "run.warmup_days=60", "run.progress=false",
         "output.sessions=false"]
 
 
@@ -62,9 +62,9 @@ def test_killed_experiment_resumes_and_matches_an_uninterrupted_run(tmp_path):
     proc = _start(args, tmp_path)
     _interrupt_after(proc, out, 1, signal.SIGKILL)
     first = _done_chunks(out)
-    assert 1 <= first < 6
+    assert 1 <= first < 4
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["completed"] is False and manifest["chunks_total"] == 6
+    assert manifest["completed"] is False and manifest["chunks_total"] == 4
     assert not list(out.glob("patients.*")), "no table may exist before the run completes"
 
     # 2. Restart, then Ctrl-C once more chunks are saved: one clean line, exit 130.
@@ -77,16 +77,16 @@ def test_killed_experiment_resumes_and_matches_an_uninterrupted_run(tmp_path):
     assert manifest["completed"] is False
     assert manifest["chunks_reused"] == first
     second = _done_chunks(out)
-    assert first < second < 6
+    assert first < second < 4
 
     # 3. Restart to the end: reuses exactly the saved chunks and computes the rest.
     proc = subprocess.run([EXE, *args, f"hydra.run.dir={tmp_path / 'hydra'}"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert f"reused {second} of 6 chunks" in proc.stderr
+    assert f"reused {second} of 4 chunks" in proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["completed"] is True
-    assert manifest["chunks_reused"] == second and manifest["chunks_computed"] == 6 - second
+    assert manifest["chunks_reused"] == second and manifest["chunks_computed"] == 4 - second
 
     reference = run(args[:-1])
     for name in ("patients", "clinicians", "timeseries", "kpis", "summary"):
