@@ -144,6 +144,16 @@ def test_experiment_with_unknown_field_or_baseline(tmp_path):
         build_scenarios([f"experiment={path}"])
 
 
+def test_experiment_with_unknown_kpi_or_malformed_scenario(tmp_path):
+    exp = _write_experiment(tmp_path, "  a: []\n", extra="kpis: [dropout_rate, happiness]\n")
+    with pytest.raises(ConfigError) as info:
+        build_scenarios([exp])
+    assert info.value.value == "happiness" and "dropout_rate" in info.value.allowed
+    exp = _write_experiment(tmp_path, "  a: service.clinicians=3\n")
+    with pytest.raises(ConfigError, match="a list of overrides"):
+        build_scenarios([exp])
+
+
 def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args, f"hydra.run.dir={tmp_path / 'h'}", f"hydra.sweep.dir={tmp_path / 'm'}"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
