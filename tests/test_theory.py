@@ -80,12 +80,14 @@ def test_mginf_number_in_care_is_poisson():
 
 
 # --------------------------------------------------------------------------- Little's law
-TEAM = ["service.disciplines=[{name:therapist,count:6},{name:psychiatrist,count:2,caseload_cap:60,"
-        "comfortable_caseload:50,session_interval_days:28}]", "service.care_model=[therapist,psychiatrist]",
-        "service.care_weights=[0.7,0.3]", "service.clinicians=null", "service.referrals_per_week=7"]
+# Capacity is cut so that every case has a real waiting list (the reference service rarely queues).
+TEAM = ["service.disciplines=[{name:therapist,count:2},{name:psychiatrist,count:1,caseload_cap:12,"
+        "comfortable_caseload:10,session_interval_days:28}]", "service.care_model=[therapist,psychiatrist]",
+        "service.care_weights=[0.7,0.3]", "service.clinicians=null", "service.referrals_per_week=7",
+        "service.renege_per_week=0.1"]
 LITTLE_CASES = {
-    "talking_therapy": [],
-    "busy_with_reneging": ["service.referrals_per_week=14", "service.renege_per_week=0.3"],
+    "short_staffed": ["service.clinicians=3", "service.renege_per_week=0.05"],
+    "overloaded_with_reneging": ["service.clinicians=2", "service.referrals_per_week=12", "service.renege_per_week=0.5"],
     "team_model": TEAM,
 }
 
@@ -98,7 +100,7 @@ def test_littles_law_for_the_waiting_list(case):
     cfg = res.scenarios[0].config
     lam = cfg.service.referrals_per_week / 7.0
     end = warmup + horizon
-    diffs = []
+    diffs, lengths = [], []
     for rep, p in res.patients.groupby("replication"):
         start, stop = list_intervals(p, end)
         # The live counter sampled by the time series equals the count from the patient records.
@@ -110,6 +112,8 @@ def test_littles_law_for_the_waiting_list(case):
         assert (stop[early] < end).all(), "margin too short: some early referrals still waiting"
         w = float((stop[early] - start[early]).mean())
         diffs.append(big_l - lam * w)
+        lengths.append(big_l)
+    assert np.mean(lengths) >= 1.0, "the case must have a real waiting list"
     mean, lo, hi = mean_ci(np.array(diffs))
     assert lo <= 0 <= hi, f"{case}: L - lambda W = {mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
