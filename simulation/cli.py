@@ -42,6 +42,12 @@ def _app(cfg: DictConfig) -> None:
     overrides = list(hc.overrides.task)
     run_dir = Path(cfg.output.dir) if cfg.output.dir else Path(hc.runtime.output_dir)
     _RUN["dir"] = run_dir
+    if cfg.output.dir:
+        _RUN["resume"] = "Run the same command again to resume."
+    elif str(hc.mode) == "RunMode.MULTIRUN":
+        _RUN["resume"] = f"Resume with the same command plus hydra.sweep.dir={hc.sweep.dir}"
+    else:
+        _RUN["resume"] = f"Resume with the same command plus output.dir={run_dir}"
     try:
         res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     except ConfigError as err:
@@ -124,7 +130,7 @@ def main() -> None:
         run_dir = _RUN.get("dir")
         where = f" under {run_dir / 'chunks'}" if run_dir is not None else ""
         print(f"\nalliance-sim: interrupted; finished chunks are kept{where}. "
-              f"Run the same command again to resume.", file=sys.stderr)
+              f"{_RUN.get('resume', 'Nothing was simulated yet.')}", file=sys.stderr)
         sys.exit(130)
 
 

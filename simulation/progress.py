@@ -33,3 +33,24 @@ class RunProgress:
     def _write(self) -> None:
         self.state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         atomic_write_json(self.path, self.state)
+
+
+def remove_stale_temporaries(run_dir: Path) -> int:
+    """Delete half-written chunk directories left by a killed run (their writer is gone)."""
+    import os
+    import shutil
+
+    removed = 0
+    for tmp in Path(run_dir).glob("chunks/*/.rep_*.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # the writer is still alive: leave it alone
+            if pid != os.getpid():
+                continue
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed += 1
+    return removed

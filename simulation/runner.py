@@ -127,8 +127,9 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
     bar = _progress(len(todo), progress)
     tracker = None
     if run_dir is not None:
-        from .progress import RunProgress
+        from .progress import RunProgress, remove_stale_temporaries
 
+        remove_stale_temporaries(run_dir)
         tracker = RunProgress(run_dir, [s.name for s in scenarios], scenarios[0].config.run.seed if scenarios else None,
                               len(jobs), reused)
 

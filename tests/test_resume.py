@@ -127,6 +127,9 @@ def test_damaged_chunk_is_recomputed(tmp_path):
     first = run(args, out_dir=tmp_path)
     chunk = next(tmp_path.glob("chunks/*/rep_0001"))
     (chunk / "patients.parquet").write_bytes(b"not parquet")
+    stale = chunk.parent / ".rep_0000.tmp-999999999"  # left by a writer that was killed
+    stale.mkdir()
     again = run(args, out_dir=tmp_path)
+    assert not stale.exists()
     assert again.manifest["chunks_reused"] == 1 and again.manifest["chunks_computed"] == 1
     pd.testing.assert_frame_equal(again.patients, first.patients, check_exact=True)
