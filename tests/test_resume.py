@@ -133,3 +133,37 @@ def test_damaged_chunk_is_recomputed(tmp_path):
     assert not stale.exists()
     assert again.manifest["chunks_reused"] == 1 and again.manifest["chunks_computed"] == 1
     pd.testing.assert_frame_equal(again.patients, first.patients, check_exact=True)
+
+
+def test_ctrl_c_with_parallel_workers_is_clean(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group: parent and workers.
+
+    The parent must print one line and exit 130, workers must not print tracebacks, and no
+    worker may outlive the parent.
+    """
+    import os
+
+    out = tmp_path / "run"
+    args = ["run.replications=4", "run.workers=2", "run.horizon_days=900", "run.warmup_days=60",
+            "run.progress=false", "output.sessions=false", f"output.dir={out}", f"hydra.run.dir={tmp_path / 'h'}"]
+    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while _done_chunks(out) < 1:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].startswith("alliance-sim: interrupted")
+    for _ in range(100):  # workers are terminated by the parent; give the kernel a moment
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("worker processes outlived the interrupted run")
+    assert json.loads((out / "manifest.json").read_text())["completed"] is False
