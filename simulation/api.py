@@ -36,28 +36,17 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
 
 def load_config(overrides: Sequence[str] = ()) -> Config:
     """A validated typed :class:`Config`; bad input raises :class:`ConfigError`."""
+    from .config_errors import check_known_keys, from_composition
+
     try:
         cfg = compose(overrides)
+        check_known_keys(cfg, overrides)
+        typed = to_config(cfg)
     except ConfigError:
         raise
-    except Exception as exc:  # Hydra/OmegaConf composition errors: unknown key, bad type
-        raise _composition_error(exc, overrides) from None
-    return validate(to_config(cfg))
-
-
-def _composition_error(exc: Exception, overrides: Sequence[str]) -> ConfigError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    key = getattr(exc, "full_key", None) or ""
-    value = None
-    for o in overrides:
-        if key and override_key(o) == key:
-            value = o.split("=", 1)[1] if "=" in o else None
-    if not key:
-        for o in overrides:
-            if override_key(o) in msg or o in msg:
-                key, value = override_key(o), (o.split("=", 1)[1] if "=" in o else None)
-                break
-    return ConfigError(key or "overrides", value if value is not None else list(overrides), msg)
+    except Exception as exc:  # Hydra/OmegaConf composition errors: unknown key, bad type, bad option
+        raise from_composition(exc, overrides) from None
+    return validate(typed)
 
 
 def build_scenarios(overrides: Sequence[str] = ()) -> tuple[Optional[Experiment], list[Scenario]]:

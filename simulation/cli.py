@@ -1,11 +1,17 @@
 """The ``alliance-sim`` command: a Hydra app around :func:`simulation.api.run`.
 
-User mistakes (bad keys, values out of range, unknown experiments) print one line naming
-the key, the value and what is allowed, and exit with status 2, without a traceback.
+User mistakes (bad keys, values out of range, unknown experiments or group options, a
+malformed override) print one line naming the key, the value and what is allowed, and
+exit with status 2, without a traceback. They are caught *before* Hydra starts: in run
+mode the overrides are composed and validated once; in multirun mode (``-m``) every
+combination of the sweep is, so no job of a sweep starts if any job would fail.
+Ctrl-C stops a run with one line (exit 130); finished chunks stay on disk, and the same
+command resumes.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -17,6 +23,9 @@ from .config import register_schema
 from .errors import ConfigError
 
 register_schema()
+
+_RUN = {}  # the current job's run directory, for the interrupt message
+MAX_SWEEP_CHECKS = 512  # sweeps larger than this validate each value once instead of every combination
 
 
 def _fail(err: ConfigError) -> None:
@@ -32,10 +41,21 @@ def _app(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
     run_dir = Path(cfg.output.dir) if cfg.output.dir else Path(hc.runtime.output_dir)
+    _RUN["dir"] = run_dir
+    if cfg.output.dir:
+        _RUN["resume"] = "Run the same command again to resume."
+    elif str(hc.mode) == "RunMode.MULTIRUN":
+        _RUN["resume"] = f"Resume with the same command plus hydra.sweep.dir={hc.sweep.dir}"
+    else:
+        _RUN["resume"] = f"Resume with the same command plus output.dir={run_dir}"
     try:
         res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     except ConfigError as err:
         _fail(err)
+    m = res.manifest
+    if m.get("chunks_reused"):
+        print(f"alliance-sim: reused {m['chunks_reused']} of {m['chunks_total']} chunks from {run_dir / 'chunks'}; "
+              f"computed {m['chunks_computed']}", file=sys.stderr)
     print_summary(res)
     extra = res.experiment.extra if res.experiment else {}
     if extra.get("report") == "calibration":
@@ -50,21 +70,74 @@ def _app(cfg: DictConfig) -> None:
     build_report(run_dir)
 
 
+def _job_overrides(argv: list[str]) -> tuple[bool, list[list[str]]]:
+    """Whether to check, and the override list of every job the command would run."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        args, _ = get_args_parser().parse_known_args(argv)
+    except SystemExit:  # argparse has printed its usage error; let Hydra report it the same way
+        return False, []
+    if (args.help or args.hydra_help or args.shell_completion or args.info is not None or args.config_path
+            or args.config_name or args.config_dir or args.experimental_rerun):
+        return False, []
+    mine = [a for a in args.overrides if not a.lstrip("+~").startswith("hydra")]
+    if not args.multirun:
+        return True, [mine]
+    try:
+        parsed = OverridesParser.create().parse_overrides(mine)
+    except Exception:  # the parse error is reported by composing the raw overrides
+        return True, [mine]
+    fixed, sweeps = [], []
+    for o in parsed:
+        lhs = o.input_line.split("=", 1)[0]
+        if o.is_sweep_override():
+            try:
+                sweeps.append([f"{lhs}={v}" for v in o.sweep_string_iterator()])
+            except Exception:  # interval sweeps (optimisers) cannot be enumerated
+                continue
+        else:
+            fixed.append(o.input_line)
+    if not sweeps:
+        return True, [fixed]
+    n = 1
+    for s in sweeps:
+        n *= len(s)
+    if n <= MAX_SWEEP_CHECKS:
+        return True, [fixed + list(combo) for combo in itertools.product(*sweeps)]
+    firsts = [s[0] for s in sweeps]
+    jobs = []
+    for i, s in enumerate(sweeps):
+        for v in s:
+            jobs.append(fixed + firsts[:i] + [v] + firsts[i + 1:])
+    return True, jobs
+
+
 def _precheck(argv: list[str]) -> None:
-    """Compose once before Hydra does, so a bad override gets our one-line error."""
-    if any(a in ("-m", "--multirun") or a.startswith("-") for a in argv):
+    """Compose and validate every job before Hydra starts, so a bad override gets one line."""
+    check, jobs = _job_overrides(argv)
+    if not check:
         return
     from . import api
 
-    try:
-        api.load_config([a for a in argv if "=" in a and not a.startswith("hydra")])
-    except ConfigError as err:
-        _fail(err)
+    for overrides in jobs:
+        try:
+            api.build_scenarios(overrides)
+        except ConfigError as err:
+            _fail(err)
 
 
 def main() -> None:
-    _precheck(sys.argv[1:])
-    _app()
+    try:
+        _precheck(sys.argv[1:])
+        _app()
+    except KeyboardInterrupt:
+        run_dir = _RUN.get("dir")
+        where = f" under {run_dir / 'chunks'}" if run_dir is not None else ""
+        print(f"\nalliance-sim: interrupted; finished chunks are kept{where}. "
+              f"{_RUN.get('resume', 'Nothing was simulated yet.')}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,17 @@ def load_experiment(name_or_path: str) -> Experiment:
     if not isinstance(scenarios, dict):
         raise ConfigError(f"experiment {path.stem}: scenarios", scenarios, "a mapping of name -> list of overrides")
     scenarios = {str(k): [str(o) for o in (v or [])] for k, v in scenarios.items()}
+    for key in ("overrides", "kpis", "figures"):
+        if not isinstance(data.get(key) or [], list):
+            raise ConfigError(f"experiment {path.stem}: {key}", data[key], "a list")
+    for sc, over in (data.get("scenarios") or {}).items():
+        if over is not None and not isinstance(over, list):
+            raise ConfigError(f"experiment {path.stem}: scenarios.{sc}", over, "a list of overrides (key=value)")
+    from .kpis import KPI_NAMES
+
+    unknown_kpis = [k for k in data.get("kpis") or [] if k not in KPI_NAMES]
+    if unknown_kpis:
+        raise ConfigError(f"experiment {path.stem}: kpis", unknown_kpis[0], f"one of {', '.join(KPI_NAMES)}")
     baseline = data.get("baseline") or next(iter(scenarios))
     if baseline not in scenarios:
         raise ConfigError(f"experiment {path.stem}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")

@@ -37,7 +37,9 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, mean_cap: f
     patients = tables["patients"]
     ts = tables["timeseries"]
     rows = []
-    for (scenario, rep), p in patients.groupby(["scenario", "replication"], sort=False, observed=True):
+    # One row per (scenario, replication) the run covered, even one with no referrals at all.
+    for (scenario, rep), _ in ts.groupby(["scenario", "replication"], sort=False, observed=True):
+        p = patients[(patients["scenario"] == scenario) & (patients["replication"] == rep)]
         m = p[p["measured"]]
         started = m[m["first_session_day"].notna()]
         ended = started[started["exit_reason"] != "censored"]

@@ -92,9 +92,13 @@ def _save_chunk(path: Path, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def _load_chunk(path: Path) -> Optional[dict[str, pd.DataFrame]]:
+    """A saved chunk, or None if it is missing, unfinished or unreadable (then it is recomputed)."""
     if not (path / "DONE").exists():
         return None
-    return {p.stem: pd.read_parquet(p) for p in path.glob("*.parquet")}
+    try:
+        return {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))}
+    except Exception:  # a damaged chunk is not a result: recompute it
+        return None
 
 
 def _progress(total: int, enabled: bool):
@@ -121,10 +125,18 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
             todo.append((s_i, s, r))
     reused = len(done)
     bar = _progress(len(todo), progress)
+    tracker = None
+    if run_dir is not None:
+        from .progress import RunProgress, remove_stale_temporaries
+
+        remove_stale_temporaries(run_dir)
+        tracker = RunProgress(run_dir, [s.name for s in scenarios], scenarios[0].config.run.seed if scenarios else None,
+                              len(jobs), reused)
 
     def finished(s_i: int, s: Scenario, r: int, tables: dict[str, pd.DataFrame]) -> None:
         if run_dir is not None:
             _save_chunk(_chunk_dir(run_dir, s, r), tables)
+            tracker.chunk_done()
         done[(s_i, r)] = tables
         if bar is not None:
             bar.update(1)
@@ -136,7 +148,8 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
             bar.close()
     tables = gather([done[(s_i, r)] for s_i, _, r in jobs])
     res = Results(tables=tables, scenarios=scenarios, run_dir=run_dir)
-    res.manifest = {"chunks_total": len(jobs), "chunks_reused": reused, "runtime_seconds": time.time() - start}
+    res.manifest = {"chunks_total": len(jobs), "chunks_reused": reused, "chunks_computed": len(todo),
+                    "runtime_seconds": time.time() - start}
     return res
 
 
@@ -154,11 +167,26 @@ def _execute(todo, finished: Callable, workers: int, backend: str, dask_address:
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    try:
         futures = {pool.submit(run_chunk, s.config, s.name, r): (s_i, s, r) for s_i, s, r in todo}
         for fut in as_completed(futures):
             s_i, s, r = futures[fut]
             finished(s_i, s, r, fut.result())
+    except BaseException:
+        # Ctrl-C or a failed chunk: keep what is saved, stop the workers now, do not wait.
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which saves finished chunks and stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def gather(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

@@ -1,156 +1,488 @@
-"""Range and cross-field checks on a typed :class:`~simulation.config.Config`.
+"""Type, range and cross-field checks on a typed :class:`~simulation.config.Config`.
 
-Type checks and unknown keys are caught by the schema at composition time; this module
-checks what a type cannot say (ranges, consistency) before anything is simulated.
+Three layers run in order, each raising :class:`ConfigError` on the first bad value:
+
+1. **types**: every field is checked against its annotation in ``simulation/config.py``
+   (an integer is not a bool, a number is finite, a list holds the right items);
+2. **field rules**: ``FIELD_RULES`` maps each dotted key (list items as ``[]``) to one
+   rule: ``probability``, ``positive``, ``at_least(1)``, ``one_of(REGISTRY)``, ... or
+   ``free`` for a number that may take any finite value. ``tests/test_validation.py``
+   fails if a field of the schema has no entry, so a new key cannot slip through;
+3. **cross-field checks**: functions decorated with ``@cross_check`` see the whole
+   config (warm-up vs horizon, weights summing to 1, disciplines a care model needs).
+
+To add a key: declare it in ``config.py``, add one line to ``FIELD_RULES``, and, if it
+must agree with other keys, one ``@cross_check`` function.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
+import typing
+from typing import Any, Callable, Iterator, Mapping
 
 from .config import Config
 from .errors import ConfigError
 from .policies import ALLOCATION, ON_LEAVE, REASSIGNMENT
 from .rupture import RUPTURE_MODELS
 
+Rule = Callable[[str, Any], None]  # raises ConfigError(key, value, allowed) or returns None
 
-def _prob(key: str, v: float) -> None:
-    if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+
+# --------------------------------------------------------------------------- rules
+def free(key: str, v: Any) -> None:
+    """Any value of the annotated type (finiteness is checked with the type)."""
+
+
+def probability(key: str, v: Any) -> None:
+    if not 0.0 <= v <= 1.0:
         raise ConfigError(key, v, "a probability in [0, 1]")
 
 
-def _positive(key: str, v: float, allow_zero: bool = False) -> None:
-    ok = isinstance(v, (int, float)) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ConfigError(key, v, "a number >= 0" if allow_zero else "a number > 0")
+def positive(key: str, v: Any) -> None:
+    if not v > 0:
+        raise ConfigError(key, v, "a number > 0")
 
 
-def _choice(key: str, v: str, options) -> None:
-    if v not in options:
-        raise ConfigError(key, v, f"one of {', '.join(sorted(options))}")
+def non_negative(key: str, v: Any) -> None:
+    if not v >= 0:
+        raise ConfigError(key, v, "a number >= 0")
 
 
-def validate(cfg: Config) -> Config:
-    """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged."""
-    r = cfg.run
-    if r.replications < 1:
-        raise ConfigError("run.replications", r.replications, "an integer >= 1")
-    if r.workers < 1:
-        raise ConfigError("run.workers", r.workers, "an integer >= 1")
-    _positive("run.horizon_days", r.horizon_days)
-    _positive("run.warmup_days", r.warmup_days, allow_zero=True)
-    if r.warmup_days >= r.horizon_days + r.warmup_days or r.warmup_days >= r.horizon_days * 10:
-        raise ConfigError("run.warmup_days", r.warmup_days, "shorter than the horizon (run.horizon_days)")
-    _choice("run.backend", r.backend, {"local", "dask"})
-    _choice("output.format", cfg.output.format, {"parquet", "csv"})
-    _positive("output.timeseries_interval_days", cfg.output.timeseries_interval_days)
+def at_least(lo: int) -> Rule:
+    def rule(key: str, v: Any) -> None:
+        if not v >= lo:
+            raise ConfigError(key, v, f"an integer >= {lo}")
+    return rule
 
+
+def between(lo: float, hi: float) -> Rule:
+    def rule(key: str, v: Any) -> None:
+        if not lo <= v <= hi:
+            raise ConfigError(key, v, f"a value in [{lo}, {hi}]")
+    return rule
+
+
+def one_of(options: Any) -> Rule:
+    """A name from a fixed set or a registry (read when checked, so late registrations count)."""
+    def rule(key: str, v: Any) -> None:
+        names = options() if callable(options) else options
+        if v not in names:
+            raise ConfigError(key, v, f"one of {', '.join(sorted(names))}")
+    return rule
+
+
+def optional(inner: Rule) -> Rule:
+    def rule(key: str, v: Any) -> None:
+        if v is not None:
+            inner(key, v)
+    return rule
+
+
+def each(inner: Rule, length: int | None = None, what: str = "") -> Rule:
+    """Every item of a list passes ``inner``; ``length`` fixes the list's length."""
+    def rule(key: str, v: Any) -> None:
+        if length is not None and len(v) != length:
+            raise ConfigError(key, list(v), f"a list of {length} {what}".rstrip())
+        for i, item in enumerate(v):
+            inner(f"{key}[{i}]", item)
+    return rule
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def name(key: str, v: Any) -> None:
+    """A label that is also used in file and directory names."""
+    if not _NAME.match(v):
+        raise ConfigError(key, v, "a non-empty name of letters, digits, '_', '-', '.', '+' (no spaces or '/')")
+
+
+def text(key: str, v: Any) -> None:
+    if not v.strip():
+        raise ConfigError(key, v, "a non-empty string")
+
+
+def _experiments() -> list[str]:
+    from .experiment import available
+
+    return available()
+
+
+def experiment_name(key: str, v: Any) -> None:
+    from pathlib import Path
+
+    if v in _experiments() or (Path(v).suffix in (".yaml", ".yml") and Path(v).is_file()):
+        return
+    from .experiment import EXPERIMENTS_DIR
+
+    raise ConfigError(key, v, f"one of {', '.join(_experiments())} (files in {EXPERIMENTS_DIR}) "
+                              f"or a path to an experiment .yaml file")
+
+
+UNIT_WEIGHTS = "non-negative weights summing to 1"
+
+FIELD_RULES: dict[str, Rule] = {
+    # run
+    "run.seed": at_least(0),
+    "run.replications": at_least(1),
+    "run.horizon_days": positive,
+    "run.warmup_days": non_negative,
+    "run.workers": at_least(1),
+    "run.backend": one_of({"local", "dask"}),
+    "run.dask_address": optional(text),
+    "run.progress": free,
+    "run.name": name,
+    # output
+    "output.sessions": free,
+    "output.timeseries_interval_days": positive,
+    "output.format": one_of({"parquet", "csv"}),
+    "output.dir": optional(text),
+    # service
+    "service.name": text,
+    "service.clinicians": optional(at_least(1)),
+    "service.referrals_per_week": non_negative,
+    "service.first_appointment_delay_days": non_negative,
+    "service.renege_per_week": non_negative,
+    "service.disciplines": free,  # items checked below; cross checks: non-empty, unique names
+    "service.disciplines[].name": name,
+    "service.disciplines[].count": at_least(0),
+    "service.disciplines[].caseload_cap": at_least(1),
+    "service.disciplines[].comfortable_caseload": at_least(1),
+    "service.disciplines[].session_interval_days": positive,
+    "service.disciplines[].session_interval_max_days": optional(positive),
+    "service.disciplines[].treatment_effect": non_negative,
+    "service.disciplines[].alliance_shift": free,
+    "service.care_model": free,  # cross check: names of present disciplines, no repeats
+    "service.care_weights": each(non_negative),  # cross check: one per care_model entry, sum 1
+    "service.teams": at_least(1),
+    "service.max_days_in_care": optional(positive),
+    # population
+    "population.group": name,
+    "population.severity_scale": text,
+    "population.severity_max": positive,
+    "population.severity_mean": non_negative,
+    "population.severity_sd": non_negative,
+    "population.severity_min": non_negative,
+    "population.caseness": non_negative,
+    "population.reliable_change": positive,
+    "population.measurement_sd": non_negative,
+    "population.capacity_logit_mean": free,
+    "population.capacity_logit_sd": non_negative,
+    "population.sensitivity_logit_mean": free,
+    "population.sensitivity_logit_sd": non_negative,
+    "population.engagement_logit_mean": free,
+    "population.engagement_logit_sd": non_negative,
+    "population.low_intensity_share": probability,
+    "population.max_sessions_low": at_least(1),
+    "population.max_sessions_high": at_least(1),
+    "population.low_intensity_severity": non_negative,
+    # clinicians
+    "clinicians.alliance_skill_sd": non_negative,
+    "clinicians.outcome_skill_sd": non_negative,
+    "clinicians.detection_logit_mean": free,
+    "clinicians.detection_logit_sd": non_negative,
+    "clinicians.repair_logit_mean": free,
+    "clinicians.repair_logit_sd": non_negative,
+    "clinicians.rater_bias_mean": between(-1.0, 1.0),
+    "clinicians.rater_bias_sd": non_negative,
+    "clinicians.strain_growth_penalty": non_negative,
+    "clinicians.style_dims": between(1, 4),  # service.MAX_STYLE columns are drawn per entity
+    # alliance
+    "alliance.weights": each(non_negative, 3, "weights (goals, tasks, bond)"),
+    "alliance.potential_intercept": free,
+    "alliance.potential_capacity": free,
+    "alliance.fit_sd": non_negative,
+    "alliance.component_sd": non_negative,
+    "alliance.initial_share": probability,
+    "alliance.growth_rate": probability,
+    "alliance.noise_sd": non_negative,
+    "alliance.symptom_feedback": non_negative,
+    "alliance.reference": probability,
+    "alliance.instrument": text,
+    "alliance.scale_min": free,
+    "alliance.scale_max": free,  # cross check: > scale_min
+    "alliance.patient_bias_mean": between(-1.0, 1.0),
+    "alliance.patient_bias_sd": non_negative,
+    "alliance.patient_error_sd": non_negative,
+    "alliance.clinician_error_sd": non_negative,
+    "alliance.transfer_share": probability,
+    # attendance (log-odds coefficients may take any sign)
+    "attendance.dna_intercept": free,
+    "attendance.dna_engagement": free,
+    "attendance.dna_alliance": free,
+    "attendance.dna_unresolved": free,
+    "attendance.dna_wait_per_week": free,
+    "attendance.consecutive_dna_discharge": at_least(1),
+    # dropout
+    "dropout.intercept": free,
+    "dropout.early_boost": free,
+    "dropout.early_decay": positive,
+    "dropout.alliance": free,
+    "dropout.unresolved": free,
+    "dropout.after_dna": free,
+    "dropout.wait_per_week": free,
+    "dropout.engagement": free,
+    "dropout.transition": probability,
+    # outcome
+    "outcome.response_rate": probability,
+    "outcome.response_sd": non_negative,
+    "outcome.alliance_effect": free,
+    "outcome.noise_sd": non_negative,
+    "outcome.sudden_gain_prob": probability,
+    "outcome.sudden_gain_share": probability,
+    "outcome.min_sessions_recovery_discharge": at_least(0),
+    "outcome.caseness_discharge_after": at_least(0),
+    "outcome.unresolved_response": non_negative,
+    # rupture
+    "rupture.model": one_of(lambda: RUPTURE_MODELS),
+    "rupture.intercept": free,
+    "rupture.sensitivity": free,
+    "rupture.strain": free,
+    "rupture.alliance": free,
+    "rupture.withdrawal_share": probability,
+    "rupture.severity_min": probability,
+    "rupture.severity_max": probability,  # cross check: >= severity_min
+    "rupture.withdrawal_impact": each(non_negative, 3, "impacts (goals, tasks, bond)"),
+    "rupture.confrontation_impact": each(non_negative, 3, "impacts (goals, tasks, bond)"),
+    "rupture.withdrawal_detect_factor": positive,
+    "rupture.repair_reserve": non_negative,
+    "rupture.repair_gain": probability,
+    "rupture.erosion": probability,
+    "rupture.later_repair_decay": probability,
+    "rupture.report_prob": probability,
+    "rupture.false_report_prob": probability,
+    "rupture.training_share": probability,
+    "rupture.training_detection_gain": free,
+    "rupture.training_repair_gain": free,
+    "rupture.monitoring_every": at_least(0),
+    "rupture.monitoring_detection_gain": free,
+    # policy
+    "policy.allocation": one_of(lambda: ALLOCATION),
+    "policy.matching_accuracy": probability,
+    "policy.reassignment": one_of(lambda: REASSIGNMENT),
+    "policy.threshold": free,  # cross check: inside the alliance instrument's scale
+    "policy.consecutive": at_least(1),
+    "policy.unresolved_sessions": at_least(1),
+    "policy.measure_every": at_least(1),
+    "policy.request_slope": non_negative,
+    "policy.request_intercept": free,
+    "policy.on_leave": one_of(lambda: ON_LEAVE),
+    "policy.reassignment_priority": free,
+    # turnover
+    "turnover.annual_rate": between(0.0, 12.0),  # leavers per clinician-year
+    "turnover.recruitment_delay_days": non_negative,
+    "turnover.absence_per_year": non_negative,
+    "turnover.absence_mean_days": positive,
+    "turnover.absence_cover": free,
+    # top level
+    "experiment": optional(experiment_name),
+}
+
+CROSS_CHECKS: list[Callable[[Config], None]] = []
+
+
+def cross_check(fn: Callable[[Config], None]) -> Callable[[Config], None]:
+    """Register a check that needs several keys; it raises ConfigError or returns None."""
+    CROSS_CHECKS.append(fn)
+    return fn
+
+
+# --------------------------------------------------------------------------- types
+def describe_type(hint: Any) -> str:
+    """What a value of this annotation looks like, in words."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin is typing.Union:
+        inner = describe_type(args[0]) if len(args) == 1 else " or ".join(describe_type(a) for a in args)
+        return f"{inner} or null"
+    if origin is list:
+        return f"a list of {_plural(args[0])}" if args else "a list"
+    if origin is dict:
+        return "a mapping"
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(
+        hint, getattr(hint, "__name__", str(hint)))
+
+
+def _plural(hint: Any) -> str:
+    return {bool: "true/false values", int: "integers", float: "finite numbers", str: "strings"}.get(
+        hint, f"{getattr(hint, '__name__', hint)} entries")
+
+
+def _type_ok(hint: Any, v: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is typing.Union:
+        return any(_type_ok(a, v) for a in typing.get_args(hint))
+    if hint is type(None):
+        return v is None
+    if hint is bool:
+        return isinstance(v, bool)
+    if hint is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if hint is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if hint is str:
+        return isinstance(v, str)
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return isinstance(v, (list, tuple)) and all(_type_ok(item, x) for x in v)
+    if origin is dict:
+        return isinstance(v, Mapping)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(v, hint)
+    return True
+
+
+def leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, str, Any, Any]]:
+    """(key, rule key, annotation, value) for every field, list items of dataclasses included."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        v = getattr(obj, f.name)
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and dataclasses.is_dataclass(v):
+            yield from leaves(v, key + ".")
+            continue
+        yield key, re.sub(r"\[\d+\]", "[]", key), hint, v
+        item = (typing.get_args(hint) or (None,))[0] if typing.get_origin(hint) is list else None
+        if item is not None and dataclasses.is_dataclass(item) and isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                if dataclasses.is_dataclass(x):
+                    yield from leaves(x, f"{key}[{i}].")
+
+
+def schema_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every rule key the schema declares (used to check FIELD_RULES is complete)."""
+    out = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hint):
+            out += schema_keys(hint, key + ".")
+            continue
+        out.append(key)
+        if typing.get_origin(hint) is list:
+            (item,) = typing.get_args(hint)
+            if dataclasses.is_dataclass(item):
+                out += schema_keys(item, key + "[].")
+    return out
+
+
+# --------------------------------------------------------------------------- cross-field
+@cross_check
+def _warmup_shorter_than_horizon(cfg: Config) -> None:
+    if cfg.run.warmup_days >= cfg.run.horizon_days:
+        raise ConfigError("run.warmup_days", cfg.run.warmup_days,
+                          f"a warm-up shorter than the horizon (run.horizon_days={cfg.run.horizon_days})")
+
+
+@cross_check
+def _disciplines(cfg: Config) -> None:
     s = cfg.service
-    _positive("service.referrals_per_week", s.referrals_per_week, allow_zero=True)
-    _positive("service.renege_per_week", s.renege_per_week, allow_zero=True)
-    _positive("service.first_appointment_delay_days", s.first_appointment_delay_days, allow_zero=True)
-    if s.clinicians is not None and s.clinicians < 1:
-        raise ConfigError("service.clinicians", s.clinicians, "an integer >= 1")
-    if s.teams < 1:
-        raise ConfigError("service.teams", s.teams, "an integer >= 1")
     names = [d.name for d in s.disciplines]
     if not names:
         raise ConfigError("service.disciplines", names, "at least one discipline")
+    if len(set(names)) != len(names):
+        raise ConfigError("service.disciplines", names, "disciplines with distinct names")
     for i, d in enumerate(s.disciplines):
         k = f"service.disciplines[{i}]"
-        if d.count < 0:
-            raise ConfigError(f"{k}.count", d.count, "an integer >= 0")
-        if d.caseload_cap < 1:
-            raise ConfigError(f"{k}.caseload_cap", d.caseload_cap, "an integer >= 1")
-        if d.comfortable_caseload < 1:
-            raise ConfigError(f"{k}.comfortable_caseload", d.comfortable_caseload, "an integer >= 1")
-        _positive(f"{k}.session_interval_days", d.session_interval_days)
+        if d.comfortable_caseload > d.caseload_cap:
+            raise ConfigError(f"{k}.comfortable_caseload", d.comfortable_caseload,
+                              f"an integer <= caseload_cap ({d.caseload_cap})")
         if d.session_interval_max_days is not None and d.session_interval_max_days < d.session_interval_days:
             raise ConfigError(f"{k}.session_interval_max_days", d.session_interval_max_days,
                               f">= session_interval_days ({d.session_interval_days})")
-    for name in s.care_model:
-        if name not in names:
+
+
+@cross_check
+def _care_model(cfg: Config) -> None:
+    s = cfg.service
+    names = [d.name for d in s.disciplines]
+    if not s.care_model or len(set(s.care_model)) != len(s.care_model):
+        raise ConfigError("service.care_model", list(s.care_model), "a non-empty list without repeats")
+    for n in s.care_model:
+        if n not in names:
             raise ConfigError("service.care_model", list(s.care_model),
                               f"disciplines present in service.disciplines ({', '.join(names)})")
-    if len(set(s.care_model)) != len(s.care_model) or not s.care_model:
-        raise ConfigError("service.care_model", list(s.care_model), "a non-empty list without repeats")
     if len(s.care_weights) != len(s.care_model):
         raise ConfigError("service.care_weights", list(s.care_weights),
                           f"one weight per care_model entry ({len(s.care_model)})")
-    if any(w < 0 for w in s.care_weights) or not math.isclose(sum(s.care_weights), 1.0, abs_tol=1e-6):
-        raise ConfigError("service.care_weights", list(s.care_weights), "non-negative weights summing to 1")
+    if not math.isclose(sum(s.care_weights), 1.0, abs_tol=1e-6):
+        raise ConfigError("service.care_weights", list(s.care_weights), UNIT_WEIGHTS)
+    # Every discipline a patient needs must have a post in every team, or patients wait forever.
+    counts = {d.name: d.count for d in s.disciplines}
+    if s.clinicians is not None:
+        counts[names[0]] = s.clinicians
+    for i, n in enumerate(names):
+        if n in s.care_model and counts[n] < s.teams:
+            key = "service.clinicians" if (i == 0 and s.clinicians is not None) else f"service.disciplines[{i}].count"
+            raise ConfigError(key, counts[n], f"at least one {n} per team (service.teams={s.teams}), "
+                                              f"since the care model needs a {n}")
 
+
+@cross_check
+def _population(cfg: Config) -> None:
     p = cfg.population
-    _positive("population.severity_max", p.severity_max)
-    if not (0 <= p.severity_min <= p.severity_max):
-        raise ConfigError("population.severity_min", p.severity_min, f"between 0 and severity_max ({p.severity_max})")
-    _positive("population.severity_sd", p.severity_sd, allow_zero=True)
-    _positive("population.measurement_sd", p.measurement_sd, allow_zero=True)
-    _prob("population.low_intensity_share", p.low_intensity_share)
-    for key in ("max_sessions_low", "max_sessions_high"):
-        if getattr(p, key) < 1:
-            raise ConfigError(f"population.{key}", getattr(p, key), "an integer >= 1")
+    for key in ("severity_min", "severity_mean", "caseness"):
+        if getattr(p, key) > p.severity_max:
+            raise ConfigError(f"population.{key}", getattr(p, key),
+                              f"a value in [0, severity_max ({p.severity_max})]")
+    if p.max_sessions_low > p.max_sessions_high:
+        raise ConfigError("population.max_sessions_low", p.max_sessions_low,
+                          f"an integer <= max_sessions_high ({p.max_sessions_high})")
 
+
+@cross_check
+def _alliance(cfg: Config) -> None:
     a = cfg.alliance
-    if len(a.weights) != 3 or any(w < 0 for w in a.weights) or not math.isclose(sum(a.weights), 1.0, abs_tol=1e-6):
-        raise ConfigError("alliance.weights", list(a.weights), "three non-negative weights (goals, tasks, bond) summing to 1")
-    for key in ("initial_share", "growth_rate", "transfer_share", "reference"):
-        _prob(f"alliance.{key}", getattr(a, key))
+    if not math.isclose(sum(a.weights), 1.0, abs_tol=1e-6):
+        raise ConfigError("alliance.weights", list(a.weights), f"three {UNIT_WEIGHTS} (goals, tasks, bond)")
     if a.scale_max <= a.scale_min:
         raise ConfigError("alliance.scale_max", a.scale_max, f"greater than alliance.scale_min ({a.scale_min})")
 
-    if cfg.attendance.consecutive_dna_discharge < 1:
-        raise ConfigError("attendance.consecutive_dna_discharge", cfg.attendance.consecutive_dna_discharge,
-                          "an integer >= 1")
-    _positive("dropout.early_decay", cfg.dropout.early_decay)
-    _prob("dropout.transition", cfg.dropout.transition)
-    o = cfg.outcome
-    _positive("outcome.response_rate", o.response_rate, allow_zero=True)
-    _prob("outcome.sudden_gain_prob", o.sudden_gain_prob)
-    _prob("outcome.sudden_gain_share", o.sudden_gain_share)
-    if o.caseness_discharge_after < 0:
-        raise ConfigError("outcome.caseness_discharge_after", o.caseness_discharge_after, "an integer >= 0 (0 = off)")
-    _positive("outcome.unresolved_response", o.unresolved_response, allow_zero=True)
-    _positive("population.low_intensity_severity", p.low_intensity_severity, allow_zero=True)
 
+@cross_check
+def _rupture(cfg: Config) -> None:
     rc = cfg.rupture
-    _choice("rupture.model", rc.model, RUPTURE_MODELS)
-    for key in ("withdrawal_share", "report_prob", "false_report_prob", "training_share", "later_repair_decay"):
-        _prob(f"rupture.{key}", getattr(rc, key))
-    if not (0 <= rc.severity_min <= rc.severity_max <= 1):
-        raise ConfigError("rupture.severity_max", rc.severity_max,
-                          f"0 <= severity_min ({rc.severity_min}) <= severity_max <= 1")
-    _positive("rupture.withdrawal_detect_factor", rc.withdrawal_detect_factor)
-    for key in ("erosion", "repair_gain", "repair_reserve"):
-        _positive(f"rupture.{key}", getattr(rc, key), allow_zero=True)
-    if rc.monitoring_every < 0:
-        raise ConfigError("rupture.monitoring_every", rc.monitoring_every, "an integer >= 0 (0 = off)")
+    if rc.severity_min > rc.severity_max:
+        raise ConfigError("rupture.severity_max", rc.severity_max, f">= rupture.severity_min ({rc.severity_min})")
 
-    pol = cfg.policy
-    _choice("policy.allocation", pol.allocation, ALLOCATION)
-    _choice("policy.reassignment", pol.reassignment, REASSIGNMENT)
-    _choice("policy.on_leave", pol.on_leave, ON_LEAVE)
-    _prob("policy.matching_accuracy", pol.matching_accuracy)
-    if pol.consecutive < 1:
-        raise ConfigError("policy.consecutive", pol.consecutive, "an integer >= 1")
-    if pol.measure_every < 1:
-        raise ConfigError("policy.measure_every", pol.measure_every, "an integer >= 1")
-    if pol.unresolved_sessions < 1:
-        raise ConfigError("policy.unresolved_sessions", pol.unresolved_sessions, "an integer >= 1")
-    a_lo, a_hi = cfg.alliance.scale_min, cfg.alliance.scale_max
-    if not (isinstance(pol.threshold, (int, float)) and a_lo <= pol.threshold <= a_hi):
-        raise ConfigError("policy.threshold", pol.threshold, f"a rating on the instrument scale [{a_lo}, {a_hi}]")
-    _positive("policy.request_slope", pol.request_slope, allow_zero=True)
-    if not (isinstance(pol.request_intercept, (int, float)) and math.isfinite(pol.request_intercept)):
-        raise ConfigError("policy.request_intercept", pol.request_intercept, "a finite log-odds")
 
-    t = cfg.turnover
-    _positive("turnover.annual_rate", t.annual_rate, allow_zero=True)
-    _positive("turnover.recruitment_delay_days", t.recruitment_delay_days, allow_zero=True)
-    _positive("turnover.absence_per_year", t.absence_per_year, allow_zero=True)
-    _positive("turnover.absence_mean_days", t.absence_mean_days)
-    if t.annual_rate > 12:
-        raise ConfigError("turnover.annual_rate", t.annual_rate, "leavers per clinician-year in [0, 12]")
-    if s.max_days_in_care is not None:
-        _positive("service.max_days_in_care", s.max_days_in_care)
+@cross_check
+def _policy(cfg: Config) -> None:
+    a, pol = cfg.alliance, cfg.policy
+    if pol.reassignment in ("alliance_threshold", "patient_request") and not a.scale_min <= pol.threshold <= a.scale_max:
+        raise ConfigError("policy.threshold", pol.threshold,
+                          f"a rating on the {a.instrument} scale [{a.scale_min}, {a.scale_max}]")
+
+
+# --------------------------------------------------------------------------- entry point
+def validate(cfg: Config) -> Config:
+    """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged."""
+    for key, rule_key, hint, v in leaves(cfg):
+        if not _type_ok(hint, v):
+            raise ConfigError(key, v, describe_type(hint))
+        rule = FIELD_RULES.get(rule_key)
+        if rule is not None:
+            rule(key, v)
+    for check in CROSS_CHECKS:
+        check(cfg)
     return cfg
+
+
+# Helpers kept for checks written in the earlier imperative style.
+def _prob(key: str, v: float) -> None:
+    probability(key, v)
+
+
+def _positive(key: str, v: float, allow_zero: bool = False) -> None:
+    (non_negative if allow_zero else positive)(key, v)
+
+
+def _choice(key: str, v: str, options) -> None:
+    one_of(options)(key, v)

@@ -1,0 +1,144 @@
+"""Turn Hydra/OmegaConf composition failures into one-line :class:`ConfigError`\\ s.
+
+Hydra reports a bad override in several shapes (a parse error, a missing group option,
+an unknown key, a value its type cannot hold), each with a multi-line message and a
+cause chain. Users should see one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .config import Config
+from .errors import NO_VALUE, ConfigError
+from .experiment import override_key
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def field_hint(key: str) -> Optional[Any]:
+    """The schema annotation of a dotted key (``service.disciplines[0].count`` works too)."""
+    cls: Any = Config
+    hint: Any = None
+    for part in key.split("."):
+        part = re.sub(r"\[\d*\]$", "", part)
+        if not dataclasses.is_dataclass(cls):
+            return None
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            return None
+        hint = hints[part]
+        cls = hint
+        if typing.get_origin(hint) is list and typing.get_args(hint) and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+            cls = typing.get_args(hint)[0]
+    return hint
+
+
+def known_keys(key: str) -> list[str]:
+    """Names allowed next to ``key``'s last part (fields of its parent, or top-level keys)."""
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    cls: Any = Config if not parent else field_hint(parent)
+    if typing.get_origin(cls) is list:
+        cls = typing.get_args(cls)[0]
+    if not dataclasses.is_dataclass(cls):
+        return []
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _value_of(key: str, overrides: Sequence[str]) -> Any:
+    for o in reversed(list(overrides)):
+        if "=" in o and override_key(o) == key:
+            return o.split("=", 1)[1]
+    return NO_VALUE
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def from_composition(exc: BaseException, overrides: Sequence[str]) -> ConfigError:
+    """The ConfigError a user should see for a Hydra/OmegaConf composition failure."""
+    chain = _chain(exc)
+    text = "\n".join(str(e) for e in chain)
+    # `group=option` naming a file that is not there.
+    m = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if m:
+        group, option = m.group(1), m.group(2)
+        return ConfigError(group, option, f"one of {', '.join(group_options(group))} (files in configs/{group}/)")
+    # A key the schema does not declare.
+    m = re.search(r"Key '([^']+)' (?:not in|is not in struct)", text)
+    if m:
+        full = next((getattr(e, "full_key", None) for e in chain if getattr(e, "full_key", None)), None) or m.group(1)
+        return ConfigError(full, _value_of(full, overrides), _unknown_key_help(full))
+    # A value of the wrong type.
+    full = next((getattr(e, "full_key", None) for e in chain if getattr(e, "full_key", None)), None)
+    if full:
+        from .validate import describe_type
+
+        hint = field_hint(full)
+        allowed = describe_type(hint) if hint is not None else chain[-1].__class__.__name__
+        return ConfigError(full, _value_of(full, overrides), allowed)
+    # An override the grammar cannot parse.
+    m = re.search(r"Error parsing override '([^']*)'", text)
+    if m:
+        return ConfigError(m.group(1), NO_VALUE, "an override of the form key=value (e.g. run.replications=10) "
+                                                  "or group=option (e.g. rupture=none)")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError("overrides", " ".join(overrides), first)
+
+
+def unknown_keys(container: Any, cls: type = Config, prefix: str = "") -> Optional[str]:
+    """The first key in a composed config that the schema does not declare (``+key=`` slips past Hydra)."""
+    if not isinstance(container, dict):
+        return None
+    hints = typing.get_type_hints(cls)
+    for k, v in container.items():
+        key = f"{prefix}{k}"
+        if k == "hydra" and not prefix:
+            continue
+        if k not in hints:
+            return key
+        hint = hints[k]
+        if dataclasses.is_dataclass(hint):
+            bad = unknown_keys(v, hint, key + ".")
+            if bad:
+                return bad
+        elif typing.get_origin(hint) is list and isinstance(v, list):
+            (item,) = typing.get_args(hint) or (None,)
+            if item is not None and dataclasses.is_dataclass(item):
+                for i, x in enumerate(v):
+                    bad = unknown_keys(x, item, f"{key}[{i}].")
+                    if bad:
+                        return bad
+    return None
+
+
+def check_known_keys(cfg: Any, overrides: Sequence[str]) -> None:
+    from omegaconf import OmegaConf
+
+    container = OmegaConf.to_container(cfg, resolve=False, structured_config_mode=None)
+    bad = unknown_keys(container)
+    if bad:
+        raise ConfigError(bad, _value_of(bad, overrides), _unknown_key_help(bad))
+
+
+def _unknown_key_help(key: str) -> str:
+    import difflib
+
+    keys = known_keys(key)
+    last = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(last, keys, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"not a config key ({hint}known keys here: {', '.join(keys)})" if keys else "not a config key"

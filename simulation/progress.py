@@ -1,0 +1,56 @@
+"""The manifest of a run in progress: ``completed: false`` plus how many chunks are done.
+
+Written when a run starts and after every finished chunk (a few hundred bytes, atomic),
+so a run directory always says whether its tables are complete; :func:`write_run`
+replaces it with the full manifest (``completed: true``) at the very end. A killed run
+therefore leaves ``completed: false`` and the count of chunks it had saved, even if
+tables from an earlier run are still in the directory.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .io import atomic_write_json
+
+
+class RunProgress:
+    """Keeps ``RUN_DIR/manifest.json`` up to date while chunks finish."""
+
+    def __init__(self, run_dir: Path, scenarios: list[str], seed: int, total: int, reused: int):
+        self.path = Path(run_dir) / "manifest.json"
+        self.state = {"completed": False, "scenarios": scenarios, "seed": seed, "chunks_total": total,
+                      "chunks_reused": reused, "chunks_computed": 0, "chunks_done": reused,
+                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self._write()
+
+    def chunk_done(self) -> None:
+        self.state["chunks_computed"] += 1
+        self.state["chunks_done"] += 1
+        self._write()
+
+    def _write(self) -> None:
+        self.state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        atomic_write_json(self.path, self.state)
+
+
+def remove_stale_temporaries(run_dir: Path) -> int:
+    """Delete half-written chunk directories left by a killed run (their writer is gone)."""
+    import os
+    import shutil
+
+    removed = 0
+    for tmp in Path(run_dir).glob("chunks/*/.rep_*.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # the writer is still alive: leave it alone
+            if pid != os.getpid():
+                continue
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed += 1
+    return removed
