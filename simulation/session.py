@@ -45,6 +45,7 @@ class SessionStep:
         self.do_all, self.do_unres, self.do_dna = do.alliance, do.unresolved, do.after_dna
         self.do_wait, self.do_eng = do.wait_per_week, do.engagement
         self.alliance_effect = oc.alliance_effect
+        self.unresolved_response = oc.unresolved_response
         self.stalled = math.exp(-oc.unresolved_response)  # response multiplier while a rupture is unresolved
         self.sym_sd = oc.noise_sd
         self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
@@ -142,8 +143,9 @@ class SessionStep:
                 s = p.severity
                 if effect > 0.0:
                     r = p.response_rate * c.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
-                    if p.unresolved:
-                        r *= self.stalled
+                    us = p.unresolved_share  # team weight of dyads with an unresolved rupture
+                    if us:
+                        r *= self.stalled if us == 1.0 else exp(-self.unresolved_response * us)
                     s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
                     if tape.u[j + rng.U_GAIN] < self.gain_p:
                         s -= self.gain_share * s
@@ -247,6 +249,8 @@ class SessionStep:
             s = p.severity
             if effect > 0.0:
                 r = p.response_rate * cover.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
+                if p.unresolved_share:
+                    r *= exp(-self.unresolved_response * p.unresolved_share)
                 s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
                 if tape.u[j + rng.U_GAIN] < self.gain_p:
                     s -= self.gain_share * s

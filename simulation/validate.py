@@ -122,6 +122,11 @@ def experiment_name(key: str, v: Any) -> None:
                               f"or a path to an experiment .yaml file")
 
 
+def annual_rate(key: str, v: Any) -> None:
+    if not 0.0 <= v <= 12.0:
+        raise ConfigError(key, v, "a number >= 0 and <= 12 (leavers per clinician-year)")
+
+
 UNIT_WEIGHTS = "non-negative weights summing to 1"
 
 FIELD_RULES: dict[str, Rule] = {
@@ -272,7 +277,7 @@ FIELD_RULES: dict[str, Rule] = {
     "policy.on_leave": one_of(lambda: ON_LEAVE),
     "policy.reassignment_priority": free,
     # turnover
-    "turnover.annual_rate": between(0.0, 12.0),  # leavers per clinician-year
+    "turnover.annual_rate": annual_rate,
     "turnover.recruitment_delay_days": non_negative,
     "turnover.absence_per_year": non_negative,
     "turnover.absence_mean_days": positive,
@@ -376,9 +381,11 @@ def schema_keys(cls: type = Config, prefix: str = "") -> list[str]:
 # --------------------------------------------------------------------------- cross-field
 @cross_check
 def _warmup_shorter_than_horizon(cfg: Config) -> None:
-    if cfg.run.warmup_days >= cfg.run.horizon_days:
+    # horizon_days is the measured period after the warm-up; a warm-up longer than it is
+    # almost always a slip (reference B uses equal lengths to let caseloads fill).
+    if cfg.run.warmup_days > cfg.run.horizon_days:
         raise ConfigError("run.warmup_days", cfg.run.warmup_days,
-                          f"a warm-up shorter than the horizon (run.horizon_days={cfg.run.horizon_days})")
+                          f"a warm-up no longer than the measured horizon (run.horizon_days={cfg.run.horizon_days})")
 
 
 @cross_check
@@ -456,7 +463,7 @@ def _rupture(cfg: Config) -> None:
 @cross_check
 def _policy(cfg: Config) -> None:
     a, pol = cfg.alliance, cfg.policy
-    if pol.reassignment in ("alliance_threshold", "patient_request") and not a.scale_min <= pol.threshold <= a.scale_max:
+    if not a.scale_min <= pol.threshold <= a.scale_max:
         raise ConfigError("policy.threshold", pol.threshold,
                           f"a rating on the {a.instrument} scale [{a.scale_min}, {a.scale_max}]")
 

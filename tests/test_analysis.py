@@ -53,7 +53,11 @@ def test_paired_intervals_narrower_than_unpaired_for_the_same_runs(saved_run):
     comp = compare(res.kpis, "trained", "reference", KPIS)
     paired = comp["paired_ci_high"] - comp["paired_ci_low"]
     unpaired = comp["unpaired_ci_high"] - comp["unpaired_ci_low"]
-    assert (paired < unpaired).all(), comp
+    # Common random numbers sharpen the patient outcomes. repair_share is left out: training
+    # rewrites the repair mechanism itself, so its two scenarios are barely correlated.
+    outcomes = comp["kpi"].isin(["dropout_rate", "recovery_rate", "mean_sessions"]).to_numpy()
+    assert outcomes.sum() == 3
+    assert (paired[outcomes] < unpaired[outcomes]).all(), comp
     # and the summary table the run wrote carries the same paired interval
     s = res.summary.set_index(["scenario", "kpi"]).loc[("trained", "dropout_rate")]
     row = comp.set_index("kpi").loc["dropout_rate"]

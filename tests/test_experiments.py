@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,33 +11,14 @@ import pytest
 
 from simulation.api import build_scenarios
 from simulation.experiment import available, load_experiment, override_key
-from simulation.policies import REASSIGNMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["default", "repair_and_dropout", "reassignment_policies", "trial_emulation"]
 
 
-def _missing_keys(name: str) -> list[str]:
-    """Policies or modules an experiment needs that this checkout does not have yet."""
-    exp = load_experiment(name)
-    missing = []
-    for overrides in exp.scenarios.values():
-        for o in [*exp.overrides, *overrides]:
-            key, _, value = o.partition("=")
-            if key == "policy.reassignment" and value not in REASSIGNMENT:
-                missing.append(f"policy.reassignment={value}")
-            if key == "turnover.annual_rate" and float(value) > 0 and \
-                    importlib.util.find_spec("simulation.workforce") is None:
-                missing.append("turnover (simulation.workforce)")
-    return sorted(set(missing))
-
-
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_experiment_loads_and_its_scenarios_compose(name):
     assert name in available()
-    missing = _missing_keys(name)
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (not on this branch yet)")
     exp, scenarios = build_scenarios([f"experiment={name}"])
     assert exp.name == name and exp.baseline in exp.scenarios
     assert [s.name for s in scenarios] == list(exp.scenarios)
@@ -46,6 +26,10 @@ def test_shipped_experiment_loads_and_its_scenarios_compose(name):
     for s in scenarios:  # each scenario's own overrides reached its config
         for o in exp.scenarios[s.name]:
             key, _, value = o.partition("=")
+            if "." not in key:  # a config-group option: policy files name their reassignment policy
+                if key == "policy":
+                    assert s.config.policy.reassignment == value, (s.name, o)
+                continue
             group, attr = key.split(".", 1)
             got = getattr(getattr(s.config, group), attr)
             assert str(got) == value or float(got) == pytest.approx(float(value)), (s.name, o)
@@ -59,8 +43,8 @@ def test_shipped_experiment_loads_and_its_scenarios_compose(name):
 def test_reassignment_experiment_uses_the_agreed_keys():
     exp = load_experiment("reassignment_policies")
     keys = {override_key(o) for v in exp.scenarios.values() for o in v}
-    assert keys == {"policy.reassignment", "turnover.annual_rate"}
-    policies = {o.split("=")[1] for v in exp.scenarios.values() for o in v if o.startswith("policy.")}
+    assert keys == {"policy", "turnover.annual_rate"}
+    policies = {o.split("=")[1] for v in exp.scenarios.values() for o in v if o.startswith("policy=")}
     assert policies == {"continuity", "alliance_threshold", "unresolved_rupture", "patient_request"}
     rates = {float(o.split("=")[1]) for v in exp.scenarios.values() for o in v if o.startswith("turnover.")}
     assert rates == {0.1, 0.3}

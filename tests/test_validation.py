@@ -61,7 +61,7 @@ BAD = [
     (["policy.matching_accuracy=1.2"], "policy.matching_accuracy", "[0, 1]"),
     (["attendance.consecutive_dna_discharge=0"], "attendance.consecutive_dna_discharge", ">= 1"),
     # cross-field consistency
-    (["run.warmup_days=800", "run.horizon_days=700"], "run.warmup_days", "shorter than the horizon"),
+    (["run.warmup_days=800", "run.horizon_days=700"], "run.warmup_days", "no longer than the measured horizon"),
     (["alliance.weights=[0.5,0.5,0.5]"], "alliance.weights", "summing to 1"),
     (["alliance.weights=[0.5,0.5]"], "alliance.weights", "a list of 3"),
     (["service.care_weights=[0.4]"], "service.care_weights", "summing to 1"),
@@ -75,7 +75,7 @@ BAD = [
     (["rupture.severity_min=0.3", "rupture.severity_max=0.2"], "rupture.severity_max", ">= rupture.severity_min"),
     (["alliance.scale_max=1"], "alliance.scale_max", "greater than alliance.scale_min"),
     # experiments
-    (["experiment=nonexistent"], "experiment", "one of default"),
+    (["experiment=nonexistent"], "experiment", "one of calibration, default, "),
 ]
 
 
@@ -161,11 +161,11 @@ def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 
 CLI_CASES = [
     (["run.replications=abc"], "alliance-sim: invalid config: run.replications='abc': an integer"),
-    (["service=nonexistent"], "alliance-sim: invalid config: service='nonexistent': one of talking_therapy "
-                              "(files in configs/service/)"),
+    (["service=nonexistent"], "alliance-sim: invalid config: service='nonexistent': one of community_team, "
+                              "talking_therapy (files in configs/service/)"),
     (["service.no_such_key=3"], "alliance-sim: invalid config: service.no_such_key='3': not a config key"),
-    (["run.warmup_days=900"], "alliance-sim: invalid config: run.warmup_days=900.0: a warm-up shorter than"),
-    (["experiment=nonexistent"], "alliance-sim: invalid config: experiment='nonexistent': one of default"),
+    (["run.warmup_days=900"], "alliance-sim: invalid config: run.warmup_days=900.0: a warm-up no longer than"),
+    (["experiment=nonexistent"], "alliance-sim: invalid config: experiment='nonexistent': one of calibration, default"),
     (["foo"], "alliance-sim: invalid config: foo: an override of the form key=value"),
     # multirun: every job of the sweep is checked before the first one starts
     (["-m", "service.clinicians=3,0"], "alliance-sim: invalid config: service.clinicians=0: an integer >= 1"),
