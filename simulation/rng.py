@@ -38,6 +38,7 @@ HEADER_UNIFORM = 2  # dyad-constant uniforms
  U_LATE_REPAIR, U_SPARE) = range(N_UNIFORM)
 Z_GOALS, Z_TASKS, Z_BOND, Z_PATIENT_RATING, Z_CLINICIAN_RATING, Z_SYMPTOM, Z_MEASURE = range(N_NORMAL)
 
+LAZY_SESSIONS = 8  # sessions of a tape converted to Python floats when the dyad starts
 PATIENT_BATCH = 256  # patients whose attributes / first tapes are drawn together
 CLINICIAN_BATCH = 64
 
@@ -83,15 +84,24 @@ class BatchedRows:
 
 
 class Tape:
-    """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key."""
+    """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key.
 
-    __slots__ = ("u", "z", "key", "extensions")
+    ``u`` and ``z`` are Python lists (fast to index in the hot path). Converting a whole
+    pre-drawn row to floats costs more than most dyads ever read (the median dyad has a
+    handful of sessions), so only the first ``LAZY_SESSIONS`` are converted up front; the
+    rest of the row (``row_u``/``row_z``) is converted when the session step asks for it
+    through :meth:`TapeSource.extend`. The numbers a slot holds do not change.
+    """
 
-    def __init__(self, u: list, z: list, key: tuple[int, ...]):
+    __slots__ = ("u", "z", "key", "extensions", "row_u", "row_z")
+
+    def __init__(self, u: list, z: list, key: tuple[int, ...], row_u=None, row_z=None):
         self.u = u
         self.z = z
         self.key = key
         self.extensions = 0
+        self.row_u = row_u  # unconverted rest of the pre-drawn row (numpy), or None
+        self.row_z = row_z
 
 
 class TapeSource:
@@ -115,16 +125,27 @@ class TapeSource:
         """The tape of the ``seq``-th dyad of ``patient`` in ``discipline`` (0 = first)."""
         key = (patient, discipline, seq)
         if seq == 0:
-            u = self._first_u[discipline].row(patient).tolist()
-            z = self._first_z[discipline].row(patient).tolist()
+            ru = self._first_u[discipline].row(patient)
+            rz = self._first_z[discipline].row(patient)
         else:
             gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
-            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM).tolist()
-            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL).tolist()
-        return Tape(u, z, key)
+            ru = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
+            rz = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
+        if self.sessions <= LAZY_SESSIONS:
+            return Tape(ru.tolist(), rz.tolist(), key)
+        cu = HEADER_UNIFORM + LAZY_SESSIONS * N_UNIFORM
+        cz = HEADER_NORMAL + LAZY_SESSIONS * N_NORMAL
+        # Copies, so a long dyad does not pin its whole batch of rows in memory.
+        return Tape(ru[:cu].tolist(), rz[:cz].tolist(), key, ru[cu:].copy(), rz[cz:].copy())
 
     def extend(self, tape: Tape) -> None:
-        """Append another ``sessions`` worth of draws (deterministic per tape and step)."""
+        """Append more sessions' draws: first the rest of the pre-drawn row, then fresh
+        ``sessions``-long blocks (deterministic per tape and extension step)."""
+        if tape.row_u is not None:
+            tape.u.extend(tape.row_u.tolist())
+            tape.z.extend(tape.row_z.tolist())
+            tape.row_u = tape.row_z = None
+            return
         tape.extensions += 1
         gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
         tape.u.extend(gen.random(self.sessions * N_UNIFORM).tolist())

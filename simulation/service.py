@@ -184,8 +184,8 @@ class Service:
     def _refer(self, pid: int) -> None:
         cfg = self.cfg
         pop = cfg.population
-        z = self._patient_z.row(pid)
-        u = self._patient_u.row(pid)
+        z = self._patient_z.row(pid).tolist()  # Python floats: no numpy scalars below
+        u = self._patient_u.row(pid).tolist()
         day = self.env.now
         sev = pop.severity_mean + pop.severity_sd * float(z[PZ_SEVERITY])
         sev = min(pop.severity_max, max(pop.severity_min, sev))

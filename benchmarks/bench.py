@@ -1,0 +1,254 @@
+"""Benchmark: sessions per second, the bare-simpy floor, memory, scaling, parallel speed-up.
+
+    .venv/bin/python benchmarks/bench.py            # full benchmark (a few minutes)
+    .venv/bin/python benchmarks/bench.py --quick    # smaller sizes, fewer repeats
+    make bench                                      # the same as the first line
+
+Every single-core measurement runs in a fresh subprocess, so peak memory (maxrss) belongs
+to that measurement alone. In the same subprocess, right after the model, the *floor* is
+measured: a bare simpy program with the model's event structure and nothing else -- one
+launcher timeout per patient who started care (like the model's referral process), one
+process per such patient, started at the patient's first-session day, and one timeout per
+session (the patient's contacts spread evenly up to the exit day), so as many processes
+are alive at once as in the model and the event heap has the same size. The ratio printed
+is the model's simulation cost per session over the floor's.
+
+Results are appended to ``benchmarks/results/bench.csv`` with the commit and timestamp
+so commits can be compared. Not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "bench.csv"
+sys.path.insert(0, str(ROOT))
+
+# Reference services at their stated size: (name, overrides at 1x).
+REFERENCES = {
+    "talking_therapy": ["service=talking_therapy"],
+    "community_team": ["service=community_team"],
+}
+HORIZON = ["run.horizon_days=3650", "run.warmup_days=180"]  # 10 years after a 180-day warm-up
+FIELDS = ["timestamp", "commit", "load1", "service", "scale", "session_table", "measure", "sessions",
+          "patients", "seconds", "sim_seconds", "sessions_per_s", "sim_sessions_per_s", "floor_us",
+          "model_us", "ratio_to_floor", "peak_rss_mb", "rss_growth_mb", "bytes_per_session", "workers",
+          "replications", "speedup"]
+
+
+# --------------------------------------------------------------------------- the floor
+def bare_simpy_floor(starts: list[float], sessions: list[int], ends: list[float]) -> float:
+    """Seconds for a bare simpy run with the model's processes, heap and timeouts."""
+    import simpy
+
+    env = simpy.Environment()
+    timeout = env.timeout
+
+    def patient(first: float, n: int, end: float):
+        gap = (end - first) / n if n > 1 else 1.0
+        yield timeout(0.0)  # the first session (the process is started at its day)
+        for _ in range(n - 1):
+            yield timeout(gap)
+
+    def launcher():
+        now = 0.0
+        for first, n, end in zip(starts, sessions, ends):
+            yield timeout(first - now)
+            now = first
+            env.process(patient(first, n, end))
+
+    t0 = time.perf_counter()
+    env.process(launcher())
+    env.run()
+    return time.perf_counter() - t0
+
+
+def _floor_inputs(patients) -> tuple[list[float], list[int], list[float]]:
+    started = patients[(patients["sessions_attended"] + patients["dnas"]) > 0].sort_values("first_session_day")
+    n = (started["sessions_attended"] + started["dnas"]).astype(int).tolist()
+    return started["first_session_day"].tolist(), n, started["exit_day"].tolist()
+
+
+# --------------------------------------------------------------------------- one measurement (subprocess)
+def measure_single(overrides: list[str], repeats: int) -> dict:
+    """Run one configuration ``repeats`` times in this process; best time, peak memory."""
+    from simulation.api import load_config
+    from simulation.service import Service
+
+    cfg = load_config(overrides)
+    import gc
+
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best_total = best_sim = float("inf")
+    tables = None
+    for _ in range(repeats):
+        tables = None
+        gc.collect()
+        t0 = time.perf_counter()
+        svc = Service(cfg, 0, "bench")
+        env = svc.env
+        env.process(svc._referrals())
+        env.process(svc._sampler())
+        if cfg.turnover.annual_rate > 0 or cfg.turnover.absence_per_year > 0:
+            from simulation.workforce import start_workforce
+
+            start_workforce(svc)
+        env.run(until=svc.end_day)
+        t1 = time.perf_counter()
+        tables = svc.tables()
+        t2 = time.perf_counter()
+        best_sim = min(best_sim, t1 - t0)
+        best_total = min(best_total, t2 - t0)
+        n_sessions = sum(p.sessions_attended + p.dnas for p in svc.patients)
+        del svc, env
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    starts, ns, ends = _floor_inputs(tables["patients"])
+    floor = min(bare_simpy_floor(starts, ns, ends) for _ in range(max(3, repeats)))
+    floor_sessions = sum(ns)
+    return {
+        "sessions": n_sessions, "patients": len(tables["patients"]),
+        "seconds": best_total, "sim_seconds": best_sim,
+        "sessions_per_s": n_sessions / best_total, "sim_sessions_per_s": n_sessions / best_sim,
+        "floor_us": 1e6 * floor / floor_sessions, "model_us": 1e6 * best_sim / n_sessions,
+        "ratio_to_floor": (best_sim / n_sessions) / (floor / floor_sessions),
+        "peak_rss_mb": rss1 / 1024.0, "rss_growth_mb": (rss1 - rss0) / 1024.0,
+        "bytes_per_session": (rss1 - rss0) * 1024.0 / n_sessions,
+    }
+
+
+def measure_parallel(overrides: list[str], replications: int, workers: int) -> dict:
+    """Wall time of ``replications`` chunks run by ``workers`` local processes."""
+    from simulation.api import load_config
+    from simulation.runner import Scenario, run_scenarios
+
+    cfg = load_config(overrides + [f"run.replications={replications}", f"run.workers={workers}"])
+    t0 = time.perf_counter()
+    res = run_scenarios([Scenario("bench", cfg)], replications, workers=workers)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "patients": len(res.tables["patients"]),
+            "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
+
+
+def _subprocess(kind: str, payload: dict) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(payload)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- driver
+def _service_exists(name: str) -> bool:
+    return (ROOT / "configs" / "service" / f"{name}.yaml").exists()
+
+
+def _scaled(service: str, scale: int) -> list[str]:
+    """Referrals and staff scaled together, so the service stays equally loaded."""
+    from simulation.api import load_config
+
+    base = load_config(REFERENCES[service])
+    s = base.service
+    over = list(REFERENCES[service]) + HORIZON
+    if scale != 1:
+        over.append(f"service.referrals_per_week={s.referrals_per_week * scale}")
+        if s.clinicians is not None:
+            over.append(f"service.clinicians={s.clinicians * scale}")
+        for i, d in enumerate(s.disciplines):
+            if i == 0 and s.clinicians is not None:
+                continue
+            over.append(f"service.disciplines.{i}.count={d.count * scale}")
+    return over
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1x/4x scaling only, fewer repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="repeats per measurement (best is kept)")
+    ap.add_argument("--replications", type=int, default=8, help="replications for the parallel speed-up")
+    ap.add_argument("--workers", type=int, default=2, help="workers for the parallel speed-up")
+    ap.add_argument("--no-parallel", action="store_true")
+    ap.add_argument("--csv", type=Path, default=RESULTS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        kind, payload = args.child[0], json.loads(args.child[1])
+        if kind == "single":
+            out = measure_single(payload["overrides"], payload["repeats"])
+        else:
+            out = measure_parallel(payload["overrides"], payload["replications"], payload["workers"])
+        print(json.dumps(out))
+        return 0
+
+    repeats = args.repeats or (2 if args.quick else 3)
+    scales = [1, 4] if args.quick else [1, 4, 16]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    commit = _commit()
+    rows = []
+
+    def emit(row: dict) -> None:
+        row = {"timestamp": stamp, "commit": commit, "load1": round(os.getloadavg()[0], 2), **row}
+        rows.append(row)
+
+    print(f"alliance-sim benchmark  commit {commit}  cores {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
+    print("size: 10-year horizon after 180-day warm-up, replication 0; scale k multiplies referrals and staff")
+    hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
+           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7}")
+    for service in REFERENCES:
+        if not _service_exists(service):
+            print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
+            continue
+        print(hdr)
+        for scale in scales:
+            for table in ("true", "false"):
+                over = _scaled(service, scale) + [f"output.sessions={table}"]
+                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1})
+                print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
+                      f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
+                      f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f}",
+                      flush=True)
+                emit({"service": service, "scale": scale, "session_table": table, "measure": "single", **r})
+        if not args.no_parallel:
+            over = _scaled(service, 1) + ["output.sessions=false", "run.progress=false"]
+            times = {}
+            for w in (1, args.workers):
+                r = _subprocess("parallel", {"overrides": over, "replications": args.replications, "workers": w})
+                times[w] = r["seconds"]
+                emit({"service": service, "scale": 1, "session_table": "false", "measure": "parallel",
+                      "workers": w, "replications": args.replications, "seconds": r["seconds"],
+                      "sessions": r["sessions"], "sessions_per_s": r["sessions"] / r["seconds"],
+                      "speedup": times[1] / r["seconds"]})
+            print(f"{service}: {args.replications} replications  serial {times[1]:.2f} s  "
+                  f"workers={args.workers} {times[args.workers]:.2f} s  speed-up {times[1] / times[args.workers]:.2f}x  "
+                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    new = not args.csv.exists()
+    with args.csv.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+    print(f"appended {len(rows)} rows to {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
