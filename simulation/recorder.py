@@ -55,6 +55,11 @@ class SessionRecorder:
     def __len__(self) -> int:
         return len(self.columns["day"])
 
+    def clear(self) -> None:
+        """Empty the buffers in place (``add`` keeps appending to the same arrays)."""
+        for col in self.columns.values():
+            del col[:]
+
     def frame(self) -> pd.DataFrame:
         data = {}
         for name, code in SESSION_COLUMNS:

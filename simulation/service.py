@@ -50,7 +50,8 @@ def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
 class Service:
     """One replication of one scenario."""
 
-    def __init__(self, cfg: Config, replication: int, scenario: Optional[str] = None):
+    def __init__(self, cfg: Config, replication: int, scenario: Optional[str] = None,
+                 sessions_dir: Optional[str] = None):
         self.cfg = cfg
         self.replication = int(replication)
         self.scenario = scenario if scenario is not None else cfg.run.name
@@ -65,6 +66,12 @@ class Service:
         self.primary = self.care[0]
         self.n_teams = int(cfg.service.teams)
         self.recorder = SessionRecorder(cfg.output.sessions)
+        self.session_stream = None  # set when the session table is streamed to part files
+        if sessions_dir is not None and cfg.output.sessions:
+            from .streaming import SessionStream
+
+            self.session_stream = SessionStream(self.recorder, sessions_dir, cfg.output.stream_rows,
+                                                self.scenario, self.replication)
         self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions(), len(self.disciplines))
@@ -156,6 +163,8 @@ class Service:
         env = self.env
         env.process(self._referrals())
         env.process(self._sampler())
+        if self.session_stream is not None:
+            env.process(self.session_stream.process(env))
         if self.cfg.turnover.annual_rate > 0 or self.cfg.turnover.absence_per_year > 0:
             from .workforce import start_workforce
 

@@ -42,6 +42,12 @@ def validate(cfg: Config) -> Config:
     if r.warmup_days >= r.horizon_days + r.warmup_days or r.warmup_days >= r.horizon_days * 10:
         raise ConfigError("run.warmup_days", r.warmup_days, "shorter than the horizon (run.horizon_days)")
     _choice("run.backend", r.backend, {"local", "dask"})
+    if r.dask.address is not None and not str(r.dask.address).strip():
+        raise ConfigError("run.dask.address", r.dask.address, "a scheduler address such as tcp://host:8786, or null")
+    if r.dask.local_workers is not None and r.dask.local_workers < 1:
+        raise ConfigError("run.dask.local_workers", r.dask.local_workers, "an integer >= 1 (or null: run.workers)")
+    if cfg.output.stream_rows < 1000:
+        raise ConfigError("output.stream_rows", cfg.output.stream_rows, "an integer >= 1000")
     _choice("output.format", cfg.output.format, {"parquet", "csv"})
     _positive("output.timeseries_interval_days", cfg.output.timeseries_interval_days)
 
