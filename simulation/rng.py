@@ -6,13 +6,15 @@ in which the model happens to ask for numbers, so two scenarios of the same repl
 see the same referrals, the same patients and clinicians, and the same per-session draws
 for every dyad wherever they do not differ.
 
-Per-session randomness comes from *tapes*: each dyad gets fixed-layout lists of uniforms
+Per-session randomness comes from *tapes*: each dyad gets fixed-layout arrays of uniforms
 and standard normals, pre-drawn in batches. Session ``n`` of a dyad always reads the same
 slots whatever happened before, which keeps scenarios synchronised and keeps the hot path
 free of one-at-a-time numpy calls.
 """
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 
@@ -38,7 +40,6 @@ HEADER_UNIFORM = 2  # dyad-constant uniforms
  U_LATE_REPAIR, U_SPARE) = range(N_UNIFORM)
 Z_GOALS, Z_TASKS, Z_BOND, Z_PATIENT_RATING, Z_CLINICIAN_RATING, Z_SYMPTOM, Z_MEASURE = range(N_NORMAL)
 
-LAZY_SESSIONS = 8  # sessions of a tape converted to Python floats when the dyad starts
 PATIENT_BATCH = 256  # patients whose attributes / first tapes are drawn together
 CLINICIAN_BATCH = 64
 
@@ -86,22 +87,24 @@ class BatchedRows:
 class Tape:
     """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key.
 
-    ``u`` and ``z`` are Python lists (fast to index in the hot path). Converting a whole
-    pre-drawn row to floats costs more than most dyads ever read (the median dyad has a
-    handful of sessions), so only the first ``LAZY_SESSIONS`` are converted up front; the
-    rest of the row (``row_u``/``row_z``) is converted when the session step asks for it
-    through :meth:`TapeSource.extend`. The numbers a slot holds do not change.
+    ``u`` and ``z`` are ``array.array('d')``: made from a numpy row by one memory copy
+    (converting a row to a list of Python floats costs more than most dyads -- a handful
+    of sessions -- ever read), indexed and sliced like lists, and every slot holds exactly
+    the double the generator drew.
     """
 
-    __slots__ = ("u", "z", "key", "extensions", "row_u", "row_z")
+    __slots__ = ("u", "z", "key", "extensions")
 
-    def __init__(self, u: list, z: list, key: tuple[int, ...], row_u=None, row_z=None):
+    def __init__(self, u: array, z: array, key: tuple[int, ...]):
         self.u = u
         self.z = z
         self.key = key
         self.extensions = 0
-        self.row_u = row_u  # unconverted rest of the pre-drawn row (numpy), or None
-        self.row_z = row_z
+
+
+def _doubles(values: np.ndarray) -> array:
+    """A numpy float64 vector as ``array('d')`` (one copy, no per-element conversion)."""
+    return array("d", values.tobytes())
 
 
 class TapeSource:
@@ -125,28 +128,17 @@ class TapeSource:
         """The tape of the ``seq``-th dyad of ``patient`` in ``discipline`` (0 = first)."""
         key = (patient, discipline, seq)
         if seq == 0:
-            ru = self._first_u[discipline].row(patient)
-            rz = self._first_z[discipline].row(patient)
+            u = self._first_u[discipline].row(patient)
+            z = self._first_z[discipline].row(patient)
         else:
             gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
-            ru = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
-            rz = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
-        if self.sessions <= LAZY_SESSIONS:
-            return Tape(ru.tolist(), rz.tolist(), key)
-        cu = HEADER_UNIFORM + LAZY_SESSIONS * N_UNIFORM
-        cz = HEADER_NORMAL + LAZY_SESSIONS * N_NORMAL
-        # Copies, so a long dyad does not pin its whole batch of rows in memory.
-        return Tape(ru[:cu].tolist(), rz[:cz].tolist(), key, ru[cu:].copy(), rz[cz:].copy())
+            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
+            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
+        return Tape(_doubles(u), _doubles(z), key)
 
     def extend(self, tape: Tape) -> None:
-        """Append more sessions' draws: first the rest of the pre-drawn row, then fresh
-        ``sessions``-long blocks (deterministic per tape and extension step)."""
-        if tape.row_u is not None:
-            tape.u.extend(tape.row_u.tolist())
-            tape.z.extend(tape.row_z.tolist())
-            tape.row_u = tape.row_z = None
-            return
+        """Append another ``sessions`` worth of draws (deterministic per tape and step)."""
         tape.extensions += 1
         gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
-        tape.u.extend(gen.random(self.sessions * N_UNIFORM).tolist())
-        tape.z.extend(gen.standard_normal(self.sessions * N_NORMAL).tolist())
+        tape.u.extend(_doubles(gen.random(self.sessions * N_UNIFORM)))
+        tape.z.extend(_doubles(gen.standard_normal(self.sessions * N_NORMAL)))
