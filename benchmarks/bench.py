@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/bench.py --quick    # smaller sizes, fewer repeats
     make bench                                      # the same as the first line
 
-Every single-core measurement runs in a fresh subprocess, so peak memory (maxrss) belongs
+Single-core times are CPU time of the process (``time.process_time``), so other work on
+a shared machine inflates them little; the parallel speed-up is wall time (the load
+average is recorded with it). Every single-core measurement runs in a fresh subprocess, so peak memory (maxrss) belongs
 to that measurement alone. In the same subprocess, right after the model, the *floor* is
 measured: a bare simpy program with the model's event structure and nothing else -- one
 launcher timeout per patient who started care (like the model's referral process), one
@@ -66,10 +68,10 @@ def bare_simpy_floor(starts: list[float], sessions: list[int], ends: list[float]
             now = first
             env.process(patient(first, n, end))
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     env.process(launcher())
     env.run()
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def _floor_inputs(patients) -> tuple[list[float], list[int], list[float]]:
@@ -94,7 +96,7 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
     for _ in range(repeats):
         tables = None
         gc.collect()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         svc = Service(cfg, 0, "bench")
         env = svc.env
         env.process(svc._referrals())
@@ -104,9 +106,9 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
 
             start_workforce(svc)
         env.run(until=svc.end_day)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         tables = svc.tables()
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         best_sim = min(best_sim, t1 - t0)
         best_total = min(best_total, t2 - t0)
         n_sessions = sum(p.sessions_attended + p.dnas for p in svc.patients)

@@ -64,7 +64,13 @@ class LeastLoaded(AllocationPolicy):
     """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
 
     def choose(self, patient, free):
-        return min(free, key=lambda c: (c.caseload / c.caseload_cap, c.id))
+        # ``free`` is in id order and min() keeps the first of equal keys, so ties go to
+        # the lowest id without building a (load, id) tuple per clinician.
+        return min(free, key=_relative_load)
+
+
+def _relative_load(c: Clinician) -> float:
+    return c.caseload / c.caseload_cap
 
 
 @register_allocation("random")

@@ -237,6 +237,7 @@ class Service:
 
     # ------------------------------------------------------------------ capacity
     def free_clinicians(self, team: int, d: int) -> list[Clinician]:
+        """Active clinicians below their cap, in id order (policies rely on that order)."""
         return [c for c in self.by_team_discipline[(team, d)]
                 if c.active and c.caseload < c.caseload_cap]
 
