@@ -43,8 +43,8 @@ REFERENCES = {
 HORIZON = ["run.horizon_days=3650", "run.warmup_days=180"]  # 10 years after a 180-day warm-up
 FIELDS = ["timestamp", "commit", "load1", "service", "scale", "session_table", "measure", "sessions",
           "patients", "seconds", "sim_seconds", "sessions_per_s", "sim_sessions_per_s", "floor_us",
-          "model_us", "ratio_to_floor", "peak_rss_mb", "rss_growth_mb", "bytes_per_session", "workers",
-          "replications", "speedup"]
+          "model_us", "ratio_to_floor", "peak_rss_mb", "rss_growth_mb", "bytes_per_session",
+          "table_bytes_per_session", "workers", "replications", "cpu_seconds", "speedup"]
 
 
 # --------------------------------------------------------------------------- the floor
@@ -114,6 +114,8 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
         n_sessions = sum(p.sessions_attended + p.dnas for p in svc.patients)
         del svc, env
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # What a gathered run keeps per session: every table's columns (no shared strings twice).
+    kept = sum(int(df.memory_usage(index=False, deep=False).sum()) for df in tables.values())
     starts, ns, ends = _floor_inputs(tables["patients"])
     floor = min(bare_simpy_floor(starts, ns, ends) for _ in range(max(3, repeats)))
     floor_sessions = sum(ns)
@@ -125,6 +127,7 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
         "ratio_to_floor": (best_sim / n_sessions) / (floor / floor_sessions),
         "peak_rss_mb": rss1 / 1024.0, "rss_growth_mb": (rss1 - rss0) / 1024.0,
         "bytes_per_session": (rss1 - rss0) * 1024.0 / n_sessions,
+        "table_bytes_per_session": kept / n_sessions,
     }
 
 
@@ -135,9 +138,12 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
 
     cfg = load_config(overrides + [f"run.replications={replications}", f"run.workers={workers}"])
     t0 = time.perf_counter()
+    c0 = time.process_time()
     res = run_scenarios([Scenario("bench", cfg)], replications, workers=workers)
     dt = time.perf_counter() - t0
-    return {"seconds": dt, "patients": len(res.tables["patients"]),
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - c0 + kids.ru_utime + kids.ru_stime
+    return {"seconds": dt, "cpu_seconds": cpu, "patients": len(res.tables["patients"]),
             "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
 
 
@@ -213,7 +219,7 @@ def main(argv=None) -> int:
     print(f"alliance-sim benchmark  commit {commit}  cores {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
     print("size: 10-year horizon after 180-day warm-up, replication 0; scale k multiplies referrals and staff")
     hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
-           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7}")
+           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}")
     for service in REFERENCES:
         if not _service_exists(service):
             print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
@@ -225,22 +231,26 @@ def main(argv=None) -> int:
                 r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1})
                 print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
                       f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
-                      f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f}",
+                      f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f} "
+                      f"{r['table_bytes_per_session']:>11.0f}",
                       flush=True)
                 emit({"service": service, "scale": scale, "session_table": table, "measure": "single", **r})
         if not args.no_parallel:
             over = _scaled(service, 1) + ["output.sessions=false", "run.progress=false"]
-            times = {}
+            times, cpu = {}, {}
             for w in (1, args.workers):
+                load = os.getloadavg()[0]
                 r = _subprocess("parallel", {"overrides": over, "replications": args.replications, "workers": w})
-                times[w] = r["seconds"]
+                times[w], cpu[w] = r["seconds"], r["cpu_seconds"]
                 emit({"service": service, "scale": 1, "session_table": "false", "measure": "parallel",
                       "workers": w, "replications": args.replications, "seconds": r["seconds"],
-                      "sessions": r["sessions"], "sessions_per_s": r["sessions"] / r["seconds"],
-                      "speedup": times[1] / r["seconds"]})
-            print(f"{service}: {args.replications} replications  serial {times[1]:.2f} s  "
-                  f"workers={args.workers} {times[args.workers]:.2f} s  speed-up {times[1] / times[args.workers]:.2f}x  "
-                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+                      "cpu_seconds": r["cpu_seconds"], "sessions": r["sessions"],
+                      "sessions_per_s": r["sessions"] / r["seconds"], "speedup": times[1] / r["seconds"]})
+                print(f"{service}: {args.replications} replications, workers={w}: wall {r['seconds']:.2f} s, "
+                      f"CPU {r['cpu_seconds']:.2f} s (load before {load:.2f})", flush=True)
+            print(f"{service}: speed-up {times[1] / times[args.workers]:.2f}x wall; CPU overhead of the parallel "
+                  f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
+                  flush=True)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     new = not args.csv.exists()
     with args.csv.open("a", newline="") as fh:
