@@ -212,7 +212,7 @@ class Service:
             engagement_z=float(z[PZ_ENGAGEMENT]),
             response_rate=response,
             rating_bias=cfg.alliance.patient_bias_mean + cfg.alliance.patient_bias_sd * float(z[PZ_RATING]),
-            style=tuple(float(v) for v in z[PZ_STYLE:PZ_STYLE + self.style_dims]),
+            style=tuple(z[PZ_STYLE:PZ_STYLE + self.style_dims]),
             max_sessions=int(pop.max_sessions_low if low else pop.max_sessions_high),
             measured=day >= self.warmup,
             renege_day=renege_day,
