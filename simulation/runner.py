@@ -167,7 +167,8 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
         if cached is not None:
             done[(s_i, r)] = cached
         else:
-            todo.append((s_i, s, r, str(_stream_dir(path)) if _streams(s) else None))
+            # Absolute: a Dask worker's working directory is not ours.
+            todo.append((s_i, s, r, str(_stream_dir(path).resolve()) if _streams(s) else None))
     reused = len(done)
     bar = _progress(len(todo), progress)
 

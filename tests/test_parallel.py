@@ -39,6 +39,17 @@ def test_dask_existing_cluster_equals_serial(serial):
     assert_same(serial, res)
 
 
+def test_dask_streamed_sessions_equal_serial(tmp_path, serial):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        res = run(BASE + ["run.backend=dask", f"run.dask.address={cluster.scheduler_address}",
+                          "output.stream_sessions=true", "output.stream_rows=1000"], out_dir=tmp_path)
+    assert "sessions" not in res.tables
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sessions.parquet"), serial.tables["sessions"],
+                                  check_exact=True)
+
+
 def test_dask_local_cluster_started_when_no_address(serial):
     pytest.importorskip("dask.distributed")
     res = run(BASE + ["run.replications=3", "run.backend=dask", "run.dask.local_workers=1"])
