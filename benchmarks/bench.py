@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="repeats per measurement (best is kept)")
     ap.add_argument("--replications", type=int, default=8, help="replications for the parallel speed-up")
     ap.add_argument("--workers", type=int, default=2, help="workers for the parallel speed-up")
-    ap.add_argument("--no-parallel", action="store_true")
+    ap.add_argument("--no-parallel", action="store_true", help="skip the parallel speed-up")
+    ap.add_argument("--no-single", action="store_true", help="only the parallel speed-up")
     ap.add_argument("--csv", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -224,8 +225,9 @@ def main(argv=None) -> int:
         if not _service_exists(service):
             print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
             continue
-        print(hdr)
-        for scale in scales:
+        for scale in [] if args.no_single else scales:
+            if scale == scales[0]:
+                print(hdr)
             for table in ("true", "false"):
                 over = _scaled(service, scale) + [f"output.sessions={table}"]
                 r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1})
