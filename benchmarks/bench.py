@@ -48,18 +48,26 @@ FIELDS = ["timestamp", "commit", "load1", "service", "scale", "session_table", "
 
 
 # --------------------------------------------------------------------------- the floor
-def bare_simpy_floor(starts: list[float], sessions: list[int], ends: list[float]) -> float:
-    """Seconds for a bare simpy run with the model's processes, heap and timeouts."""
+def bare_simpy_floor(starts: list[float], sessions: list[int], ends: list[float]) -> tuple[float, int, int]:
+    """CPU seconds for a bare simpy run with the model's processes, heap and timeouts.
+
+    Also returns the session timeouts yielded and the most patient processes alive at once.
+    """
     import simpy
 
     env = simpy.Environment()
     timeout = env.timeout
+    state = {"sessions": 0, "alive": 0, "most": 0}
 
     def patient(first: float, n: int, end: float):
+        state["alive"] += 1
+        state["most"] = max(state["most"], state["alive"])
         gap = (end - first) / n if n > 1 else 1.0
         yield timeout(0.0)  # the first session (the process is started at its day)
         for _ in range(n - 1):
             yield timeout(gap)
+        state["sessions"] += n
+        state["alive"] -= 1
 
     def launcher():
         now = 0.0
@@ -71,7 +79,7 @@ def bare_simpy_floor(starts: list[float], sessions: list[int], ends: list[float]
     t0 = time.process_time()
     env.process(launcher())
     env.run()
-    return time.process_time() - t0
+    return time.process_time() - t0, state["sessions"], state["most"]
 
 
 def _floor_inputs(patients) -> tuple[list[float], list[int], list[float]]:
@@ -117,7 +125,7 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
     # What a gathered run keeps per session: every table's columns (no shared strings twice).
     kept = sum(int(df.memory_usage(index=False, deep=False).sum()) for df in tables.values())
     starts, ns, ends = _floor_inputs(tables["patients"])
-    floor = min(bare_simpy_floor(starts, ns, ends) for _ in range(max(3, repeats)))
+    floor = min(bare_simpy_floor(starts, ns, ends)[0] for _ in range(max(3, repeats)))
     floor_sessions = sum(ns)
     return {
         "sessions": n_sessions, "patients": len(tables["patients"]),
