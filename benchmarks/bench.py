@@ -271,6 +271,11 @@ def main(argv=None) -> int:
                   f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
                   flush=True)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
+    if args.csv.exists():
+        with args.csv.open() as fh:
+            header = fh.readline().strip().split(",")
+        if header != FIELDS:  # columns changed since: keep the old file aside, start a new one
+            args.csv.rename(args.csv.with_name(f"{args.csv.stem}-{time.strftime('%Y%m%d%H%M%S')}.old.csv"))
     new = not args.csv.exists()
     with args.csv.open("a", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
