@@ -19,5 +19,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
+# Performance benchmark (a few minutes; not part of `make test`): appends to benchmarks/results/bench.csv.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -81,7 +81,7 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     base = scenarios[0].config
     run_dir = Path(out_dir) if out_dir is not None else (Path(base.output.dir) if base.output.dir else None)
     res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
-                        backend=base.run.backend, dask_address=base.run.dask_address, progress=progress)
+                        backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
     from analysis.summary import summarise
 
     res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,

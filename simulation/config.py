@@ -18,6 +18,14 @@ from omegaconf import MISSING
 
 
 @dataclass
+class DaskConfig:
+    """Where ``run.backend=dask`` sends the chunks (scenario x replication)."""
+
+    address: Optional[str] = None  # tcp://host:port of an existing Dask scheduler; None: start a local cluster
+    local_workers: Optional[int] = None  # worker processes of a local cluster (None: run.workers)
+
+
+@dataclass
 class RunConfig:
     """How long, how often and where the simulation runs."""
 
@@ -27,7 +35,7 @@ class RunConfig:
     warmup_days: float = 180.0  # warm-up (days); patients referred in it are not measured
     workers: int = 1  # local worker processes for replications (1 = serial)
     backend: str = "local"  # local | dask
-    dask_address: Optional[str] = None  # tcp://host:port of an existing Dask scheduler
+    dask: DaskConfig = field(default_factory=DaskConfig)  # Dask cluster used when backend=dask
     progress: bool = True  # show a progress bar for multi-chunk runs
     name: str = "default"  # scenario name written into the tables
 
@@ -37,6 +45,8 @@ class OutputConfig:
     """What a run writes."""
 
     sessions: bool = True  # keep the per-session table (large for big runs)
+    stream_sessions: bool = False  # write the session table to Parquet part files while a replication runs (needs a run directory); keeps memory bounded
+    stream_rows: int = 262144  # rows buffered before a part file is written (checked once per simulated week)
     timeseries_interval_days: float = 7.0  # sampling interval of the service time series
     format: str = "parquet"  # parquet | csv (table file format)
     dir: Optional[str] = None  # run directory; default: Hydra's output directory

@@ -77,3 +77,37 @@ def read_table(run_dir: Path, name: str) -> pd.DataFrame:
 
 def read_manifest(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "manifest.json").read_text())
+
+
+def concat_parquet(parts: list[Path], path: Path) -> int:
+    """Concatenate Parquet files with one schema into ``path``, one row group at a time.
+
+    Memory stays at about one row group whatever the total size; written atomically.
+    Returns the number of rows.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    rows = 0
+    try:
+        writer = None
+        for part in parts:
+            pf = pq.ParquetFile(part)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, pf.schema_arrow)
+            for i in range(pf.num_row_groups):
+                table = pf.read_row_group(i)
+                if table.num_rows:
+                    writer.write_table(table)
+                    rows += table.num_rows
+        if writer is None:
+            raise ValueError("no part files to concatenate")
+        writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rows

@@ -11,6 +11,7 @@ keys in :class:`simulation.config.PolicyConfig`.
 from __future__ import annotations
 
 import math
+import operator
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from .config import PolicyConfig
@@ -43,7 +44,7 @@ register_on_leave = _registrar(ON_LEAVE)
 
 def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) -> float:
     """Standardised match of two style vectors (mean 0, SD 1 for random pairs)."""
-    return sum(p * c for p, c in zip(patient_style, clinician_style)) / math.sqrt(len(patient_style))
+    return sum(map(operator.mul, patient_style, clinician_style)) / math.sqrt(len(patient_style))
 
 
 # --------------------------------------------------------------------------- allocation
@@ -63,7 +64,13 @@ class LeastLoaded(AllocationPolicy):
     """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
 
     def choose(self, patient, free):
-        return min(free, key=lambda c: (c.caseload / c.caseload_cap, c.id))
+        # ``free`` is in id order and min() keeps the first of equal keys, so ties go to
+        # the lowest id without building a (load, id) tuple per clinician.
+        return min(free, key=_relative_load)
+
+
+def _relative_load(c: Clinician) -> float:
+    return c.caseload / c.caseload_cap
 
 
 @register_allocation("random")

@@ -6,13 +6,15 @@ in which the model happens to ask for numbers, so two scenarios of the same repl
 see the same referrals, the same patients and clinicians, and the same per-session draws
 for every dyad wherever they do not differ.
 
-Per-session randomness comes from *tapes*: each dyad gets fixed-layout lists of uniforms
+Per-session randomness comes from *tapes*: each dyad gets fixed-layout arrays of uniforms
 and standard normals, pre-drawn in batches. Session ``n`` of a dyad always reads the same
 slots whatever happened before, which keeps scenarios synchronised and keeps the hot path
 free of one-at-a-time numpy calls.
 """
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 
@@ -83,15 +85,26 @@ class BatchedRows:
 
 
 class Tape:
-    """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key."""
+    """Pre-drawn uniforms ``u`` and normals ``z`` of one dyad, with its extension key.
+
+    ``u`` and ``z`` are ``array.array('d')``: made from a numpy row by one memory copy
+    (converting a row to a list of Python floats costs more than most dyads -- a handful
+    of sessions -- ever read), indexed and sliced like lists, and every slot holds exactly
+    the double the generator drew.
+    """
 
     __slots__ = ("u", "z", "key", "extensions")
 
-    def __init__(self, u: list, z: list, key: tuple[int, ...]):
+    def __init__(self, u: array, z: array, key: tuple[int, ...]):
         self.u = u
         self.z = z
         self.key = key
         self.extensions = 0
+
+
+def _doubles(values: np.ndarray) -> array:
+    """A numpy float64 vector as ``array('d')`` (one copy, no per-element conversion)."""
+    return array("d", values.tobytes())
 
 
 class TapeSource:
@@ -115,17 +128,17 @@ class TapeSource:
         """The tape of the ``seq``-th dyad of ``patient`` in ``discipline`` (0 = first)."""
         key = (patient, discipline, seq)
         if seq == 0:
-            u = self._first_u[discipline].row(patient).tolist()
-            z = self._first_z[discipline].row(patient).tolist()
+            u = self._first_u[discipline].row(patient)
+            z = self._first_z[discipline].row(patient)
         else:
             gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
-            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM).tolist()
-            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL).tolist()
-        return Tape(u, z, key)
+            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
+            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
+        return Tape(_doubles(u), _doubles(z), key)
 
     def extend(self, tape: Tape) -> None:
         """Append another ``sessions`` worth of draws (deterministic per tape and step)."""
         tape.extensions += 1
         gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
-        tape.u.extend(gen.random(self.sessions * N_UNIFORM).tolist())
-        tape.z.extend(gen.standard_normal(self.sessions * N_NORMAL).tolist())
+        tape.u.extend(_doubles(gen.random(self.sessions * N_UNIFORM)))
+        tape.z.extend(_doubles(gen.standard_normal(self.sessions * N_NORMAL)))

@@ -31,8 +31,9 @@ from .service import Service, disciplines_of
 
 TABLES = ("patients", "sessions", "clinicians", "timeseries", "reassignments", "kpis")
 # Settings that change how a run is executed, never what it computes.
-EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask_address"),
-                  ("run", "progress"), ("output", "dir"), ("output", "format")}
+EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask"),
+                  ("run", "progress"), ("output", "dir"), ("output", "format"), ("output", "stream_sessions"),
+                  ("output", "stream_rows")}
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Results:
     scenarios: list[Scenario]
     run_dir: Optional[Path] = None
     manifest: dict = field(default_factory=dict)
+    # Streamed session table: the chunks' part files in gather order (not in ``tables``).
+    session_parts: list[Path] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -58,9 +61,14 @@ class Results:
         raise AttributeError(name)
 
 
-def run_chunk(cfg: Config, scenario: str, replication: int) -> dict[str, pd.DataFrame]:
-    """Simulate one scenario × replication and derive its KPIs (pure: no I/O)."""
-    tables = Service(cfg, replication, scenario).run()
+def run_chunk(cfg: Config, scenario: str, replication: int,
+              sessions_dir: Optional[str] = None) -> dict[str, pd.DataFrame]:
+    """Simulate one scenario × replication and derive its KPIs.
+
+    Pure (no I/O) unless ``sessions_dir`` is given: then the session table is streamed to
+    part files in that directory, which belongs to this chunk alone.
+    """
+    tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
     caps = [d.caseload_cap for d in disciplines_of(cfg) for _ in range(d.count)]
     tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, sum(caps) / len(caps) if caps else 0.0)
     return tables
@@ -79,26 +87,58 @@ def _chunk_dir(run_dir: Path, scenario: Scenario, replication: int) -> Path:
     return run_dir / "chunks" / f"{scenario.name}-{config_digest(scenario.config)}" / f"rep_{replication:04d}"
 
 
+def _stream_dir(chunk_path: Path) -> Path:
+    """Where a running chunk streams its session parts (moved into the chunk when done)."""
+    return chunk_path.parent / f".{chunk_path.name}.sessions-parts"
+
+
+def _streams(s: Scenario) -> bool:
+    return bool(s.config.output.sessions and s.config.output.stream_sessions)
+
+
 def _save_chunk(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """Write a chunk into a temporary directory, then rename it into place."""
+    """Write a chunk into a temporary directory, then rename it into place.
+
+    Streamed session parts (if any) move in as ``sessions/part-*.parquet``.
+    """
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, df in tables.items():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
+    parts = _stream_dir(path)
+    if parts.is_dir():
+        os.replace(parts, tmp / "sessions")
     (tmp / "DONE").write_text("ok\n")
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
 
 
-def _load_chunk(path: Path) -> Optional[dict[str, pd.DataFrame]]:
-    """A saved chunk, or None if it is missing, unfinished or unreadable (then it is recomputed)."""
+def _load_chunk(path: Path, stream: bool = False) -> Optional[dict[str, pd.DataFrame]]:
+    """A saved chunk's tables, or None if it is missing, unfinished or unreadable (then it is
+    recomputed); its sessions stay on disk when ``stream`` (see _chunk_parts)."""
     if not (path / "DONE").exists():
         return None
     try:
-        return {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))}
+        tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))
+                  if not (stream and p.stem == "sessions")}
+        if not stream and (path / "sessions").is_dir():
+            from .streaming import part_files
+
+            tables["sessions"] = pd.concat([pd.read_parquet(p) for p in part_files(path / "sessions")],
+                                           ignore_index=True)
     except Exception:  # a damaged chunk is not a result: recompute it
         return None
+    return tables
+
+
+def _chunk_parts(path: Path) -> list[Path]:
+    """A saved chunk's session table as a list of Parquet files (streamed parts or one file)."""
+    from .streaming import part_files
+
+    if (path / "sessions").is_dir():
+        return part_files(path / "sessions")
+    return [path / "sessions.parquet"] if (path / "sessions.parquet").exists() else []
 
 
 def _progress(total: int, enabled: bool):
@@ -112,17 +152,28 @@ def _progress(total: int, enabled: bool):
 def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optional[Path] = None,
                   workers: int = 1, backend: str = "local", dask_address: Optional[str] = None,
                   progress: bool = False) -> Results:
-    """Run every scenario × replication; reuse chunks already saved in ``run_dir``."""
+    """Run every scenario × replication; reuse chunks already saved in ``run_dir``.
+
+    A todo item is ``(scenario index, scenario, replication, sessions_dir)``: with
+    ``output.stream_sessions`` each chunk streams its session parts into its own directory
+    (never a shared file), and the parent moves them into the saved chunk.
+    """
     start = time.time()
     jobs = [(s_i, s, r) for s_i, s in enumerate(scenarios) for r in range(replications)]
+    if run_dir is None and any(_streams(s) for s in scenarios):
+        from .errors import ConfigError
+
+        raise ConfigError("output.stream_sessions", True, "a run directory (output.dir=... or run(..., out_dir=...))")
     done: dict[tuple[int, int], dict[str, pd.DataFrame]] = {}
     todo = []
     for s_i, s, r in jobs:
-        cached = _load_chunk(_chunk_dir(run_dir, s, r)) if run_dir is not None else None
+        path = _chunk_dir(run_dir, s, r) if run_dir is not None else None
+        cached = _load_chunk(path, _streams(s)) if path is not None else None
         if cached is not None:
             done[(s_i, r)] = cached
         else:
-            todo.append((s_i, s, r))
+            # Absolute: a Dask worker's working directory is not ours.
+            todo.append((s_i, s, r, str(_stream_dir(path).resolve()) if _streams(s) else None))
     reused = len(done)
     bar = _progress(len(todo), progress)
     tracker = None
@@ -148,28 +199,31 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
             bar.close()
     tables = gather([done[(s_i, r)] for s_i, _, r in jobs])
     res = Results(tables=tables, scenarios=scenarios, run_dir=run_dir)
+    res.session_parts = [p for s_i, s, r in jobs if _streams(s) for p in _chunk_parts(_chunk_dir(run_dir, s, r))]
     res.manifest = {"chunks_total": len(jobs), "chunks_reused": reused, "chunks_computed": len(todo),
                     "runtime_seconds": time.time() - start}
     return res
 
 
 def _execute(todo, finished: Callable, workers: int, backend: str, dask_address: Optional[str]) -> None:
+    """Compute the todo chunks serially, in local processes, or on Dask; hand each to ``finished``."""
     if not todo:
         return
     if backend == "dask":
         from .distributed import run_on_dask
 
-        run_on_dask(todo, finished, dask_address)
+        local = todo[0][1].config.run.dask.local_workers
+        run_on_dask(todo, finished, dask_address, local_workers=local or workers)
         return
     if workers <= 1 or len(todo) == 1:
-        for s_i, s, r in todo:
-            finished(s_i, s, r, run_chunk(s.config, s.name, r))
+        for s_i, s, r, sdir in todo:
+            finished(s_i, s, r, run_chunk(s.config, s.name, r, sdir))
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_ignore_sigint)
     try:
-        futures = {pool.submit(run_chunk, s.config, s.name, r): (s_i, s, r) for s_i, s, r in todo}
+        futures = {pool.submit(run_chunk, s.config, s.name, r, sdir): (s_i, s, r) for s_i, s, r, sdir in todo}
         for fut in as_completed(futures):
             s_i, s, r = futures[fut]
             finished(s_i, s, r, fut.result())
@@ -230,6 +284,10 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
     for name, df in res.tables.items():
         write_table(df, run_dir / name, fmt=fmt, csv_if_small=(name != "sessions"))
         counts[name] = int(len(df))
+    if res.session_parts:
+        from .io import concat_parquet
+
+        counts["sessions"] = concat_parquet(res.session_parts, run_dir / "sessions.parquet")
     manifest = {
         "completed": True,
         "seed": res.scenarios[0].config.run.seed if res.scenarios else None,

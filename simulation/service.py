@@ -57,7 +57,8 @@ def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
 class Service:
     """One replication of one scenario."""
 
-    def __init__(self, cfg: Config, replication: int, scenario: Optional[str] = None):
+    def __init__(self, cfg: Config, replication: int, scenario: Optional[str] = None,
+                 sessions_dir: Optional[str] = None):
         self.cfg = cfg
         self.replication = int(replication)
         self.scenario = scenario if scenario is not None else cfg.run.name
@@ -72,6 +73,12 @@ class Service:
         self.primary = self.care[0]
         self.n_teams = int(cfg.service.teams)
         self.recorder = SessionRecorder(cfg.output.sessions)
+        self.session_stream = None  # set when the session table is streamed to part files
+        if sessions_dir is not None and cfg.output.sessions:
+            from .streaming import SessionStream
+
+            self.session_stream = SessionStream(self.recorder, sessions_dir, cfg.output.stream_rows,
+                                                self.scenario, self.replication)
         self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions(), len(self.disciplines))
@@ -164,6 +171,8 @@ class Service:
         env = self.env
         env.process(self._referrals())
         env.process(self._sampler())
+        if self.session_stream is not None:
+            env.process(self.session_stream.process(env))
         if self.cfg.turnover.annual_rate > 0 or self.cfg.turnover.absence_per_year > 0:
             from .workforce import start_workforce
 
@@ -192,8 +201,8 @@ class Service:
     def _refer(self, pid: int) -> None:
         cfg = self.cfg
         pop = cfg.population
-        z = self._patient_z.row(pid)
-        u = self._patient_u.row(pid)
+        z = self._patient_z.row(pid).tolist()  # Python floats: no numpy scalars below
+        u = self._patient_u.row(pid).tolist()
         day = self.env.now
         sev = pop.severity_mean + pop.severity_sd * float(z[PZ_SEVERITY])
         sev = min(pop.severity_max, max(pop.severity_min, sev))
@@ -212,7 +221,7 @@ class Service:
             engagement_z=float(z[PZ_ENGAGEMENT]),
             response_rate=response,
             rating_bias=cfg.alliance.patient_bias_mean + cfg.alliance.patient_bias_sd * float(z[PZ_RATING]),
-            style=tuple(float(v) for v in z[PZ_STYLE:PZ_STYLE + self.style_dims]),
+            style=tuple(z[PZ_STYLE:PZ_STYLE + self.style_dims]),
             max_sessions=int(pop.max_sessions_low if low else pop.max_sessions_high),
             measured=day >= self.warmup,
             renege_day=renege_day,
@@ -237,6 +246,7 @@ class Service:
 
     # ------------------------------------------------------------------ capacity
     def free_clinicians(self, team: int, d: int) -> list[Clinician]:
+        """Active clinicians below their cap, in id order (policies rely on that order)."""
         return [c for c in self.by_team_discipline[(team, d)]
                 if c.active and c.caseload < c.caseload_cap]
 

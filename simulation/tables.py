@@ -67,7 +67,10 @@ def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
     out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries,
            "reassignments": reassignments}
     if svc.cfg.output.sessions:
-        out["sessions"] = svc.recorder.frame()
+        if svc.session_stream is not None:
+            svc.session_stream.close()  # the rest goes to the chunk's part files, not into memory
+        else:
+            out["sessions"] = svc.recorder.frame()
     for name, df in out.items():
         df.insert(0, "replication", np.int64(svc.replication))
         df.insert(0, "scenario", svc.scenario)

@@ -137,11 +137,15 @@ FIELD_RULES: dict[str, Rule] = {
     "run.warmup_days": non_negative,
     "run.workers": at_least(1),
     "run.backend": one_of({"local", "dask"}),
-    "run.dask_address": optional(text),
+    "run.dask": free,  # a nested group; its fields below
+    "run.dask.address": optional(text),  # tcp://host:port of a running scheduler; null starts a local cluster
+    "run.dask.local_workers": optional(at_least(1)),
     "run.progress": free,
     "run.name": name,
     # output
     "output.sessions": free,
+    "output.stream_sessions": free,
+    "output.stream_rows": at_least(1000),
     "output.timeseries_interval_days": positive,
     "output.format": one_of({"parquet", "csv"}),
     "output.dir": optional(text),

@@ -1,0 +1,290 @@
+"""Benchmark: sessions per second, the bare-simpy floor, memory, scaling, parallel speed-up.
+
+    .venv/bin/python benchmarks/bench.py            # full benchmark (a few minutes)
+    .venv/bin/python benchmarks/bench.py --quick    # smaller sizes, fewer repeats
+    make bench                                      # the same as the first line
+
+Single-core times are CPU time of the process (``time.process_time``), so other work on
+a shared machine inflates them little; the parallel speed-up is wall time (the load
+average is recorded with it). Every single-core measurement runs in a fresh subprocess, so peak memory (maxrss) belongs
+to that measurement alone. In the same subprocess, right after the model, the *floor* is
+measured: a bare simpy program with the model's event structure and nothing else -- one
+launcher timeout per patient who started care (like the model's referral process), one
+process per such patient, started on the patient's allocation day like the model's dyad
+process, and one timeout per session (the first lands on the first-session day, the rest
+spread evenly up to the exit day), so about as many processes are alive at once as in
+the model (the CSV records both peaks). The ratio printed
+is the model's simulation cost per session over the floor's.
+
+Results are appended to ``benchmarks/results/bench.csv`` with the commit and timestamp
+so commits can be compared. Not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "bench.csv"
+sys.path.insert(0, str(ROOT))
+
+# Reference services at their stated size: (name, overrides at 1x).
+REFERENCES = {
+    "talking_therapy": ["service=talking_therapy"],
+    "community_team": ["service=community_team"],
+}
+HORIZON = ["run.horizon_days=3650", "run.warmup_days=180"]  # 10 years after a 180-day warm-up
+FIELDS = ["timestamp", "commit", "load1", "service", "scale", "session_table", "measure", "sessions",
+          "patients", "seconds", "sim_seconds", "sessions_per_s", "sim_sessions_per_s", "floor_us",
+          "model_us", "ratio_to_floor", "peak_rss_mb", "rss_growth_mb", "bytes_per_session",
+          "table_bytes_per_session", "floor_peak_live", "model_peak_in_care", "workers", "replications", "cpu_seconds", "speedup"]
+
+
+# --------------------------------------------------------------------------- the floor
+def bare_simpy_floor(starts: list[float], firsts: list[float], sessions: list[int],
+                     ends: list[float]) -> tuple[float, int, int]:
+    """CPU seconds for a bare simpy run with the model's processes, heap and timeouts.
+
+    Also returns the session timeouts yielded and the most patient processes alive at once.
+    """
+    import simpy
+
+    env = simpy.Environment()
+    timeout = env.timeout
+    state = {"sessions": 0, "alive": 0, "most": 0}
+
+    def patient(start: float, first: float, n: int, end: float):
+        state["alive"] += 1
+        state["most"] = max(state["most"], state["alive"])
+        gap = (end - first) / n if n > 1 else 1.0
+        yield timeout(first - start)  # allocation to the first session, as the model's dyad
+        for _ in range(n - 1):
+            yield timeout(gap)
+        state["sessions"] += n
+        state["alive"] -= 1
+
+    def launcher():
+        now = 0.0
+        for start, first, n, end in zip(starts, firsts, sessions, ends):
+            yield timeout(start - now)
+            now = start
+            env.process(patient(start, first, n, end))
+
+    t0 = time.process_time()
+    env.process(launcher())
+    env.run()
+    return time.process_time() - t0, state["sessions"], state["most"]
+
+
+def _floor_inputs(patients) -> tuple[list[float], list[float], list[int], list[float]]:
+    """Per patient with sessions, in allocation order: allocation day, first session, sessions, exit."""
+    started = patients[(patients["sessions_attended"] + patients["dnas"]) > 0].copy()
+    started["allocated"] = started["referral_day"] + started["queue_days"]
+    started = started.sort_values("allocated", kind="stable")
+    n = (started["sessions_attended"] + started["dnas"]).astype(int).tolist()
+    return (started["allocated"].tolist(), started["first_session_day"].tolist(), n,
+            started["exit_day"].tolist())
+
+
+# --------------------------------------------------------------------------- one measurement (subprocess)
+def measure_single(overrides: list[str], repeats: int) -> dict:
+    """Run one configuration ``repeats`` times in this process; best time, peak memory."""
+    from simulation.api import load_config
+    from simulation.service import Service
+
+    cfg = load_config(overrides)
+    import gc
+
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best_total = best_sim = float("inf")
+    tables = None
+    for _ in range(repeats):
+        tables = None
+        gc.collect()
+        t0 = time.process_time()
+        svc = Service(cfg, 0, "bench")
+        env = svc.env
+        env.process(svc._referrals())
+        env.process(svc._sampler())
+        if cfg.turnover.annual_rate > 0 or cfg.turnover.absence_per_year > 0:
+            from simulation.workforce import start_workforce
+
+            start_workforce(svc)
+        env.run(until=svc.end_day)
+        t1 = time.process_time()
+        tables = svc.tables()
+        t2 = time.process_time()
+        best_sim = min(best_sim, t1 - t0)
+        best_total = min(best_total, t2 - t0)
+        n_sessions = sum(p.sessions_attended + p.dnas for p in svc.patients)
+        del svc, env
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # What a gathered run keeps per session: every table's columns (no shared strings twice).
+    kept = sum(int(df.memory_usage(index=False, deep=False).sum()) for df in tables.values())
+    inputs = _floor_inputs(tables["patients"])
+    floors = [bare_simpy_floor(*inputs) for _ in range(max(3, repeats))]
+    floor = min(f[0] for f in floors)
+    floor_sessions = sum(inputs[2])
+    return {
+        "sessions": n_sessions, "patients": len(tables["patients"]),
+        "seconds": best_total, "sim_seconds": best_sim,
+        "sessions_per_s": n_sessions / best_total, "sim_sessions_per_s": n_sessions / best_sim,
+        "floor_us": 1e6 * floor / floor_sessions, "model_us": 1e6 * best_sim / n_sessions,
+        "ratio_to_floor": (best_sim / n_sessions) / (floor / floor_sessions),
+        "peak_rss_mb": rss1 / 1024.0, "rss_growth_mb": (rss1 - rss0) / 1024.0,
+        "bytes_per_session": (rss1 - rss0) * 1024.0 / n_sessions,
+        "table_bytes_per_session": kept / n_sessions,
+        # Faithfulness of the floor: its peak live processes vs the model's peak in treatment.
+        "floor_peak_live": floors[0][2], "model_peak_in_care": int(tables["timeseries"]["in_treatment"].max()),
+    }
+
+
+def measure_parallel(overrides: list[str], replications: int, workers: int) -> dict:
+    """Wall time of ``replications`` chunks run by ``workers`` local processes."""
+    from simulation.api import load_config
+    from simulation.runner import Scenario, run_scenarios
+
+    cfg = load_config(overrides + [f"run.replications={replications}", f"run.workers={workers}"])
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    res = run_scenarios([Scenario("bench", cfg)], replications, workers=workers)
+    dt = time.perf_counter() - t0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - c0 + kids.ru_utime + kids.ru_stime
+    return {"seconds": dt, "cpu_seconds": cpu, "patients": len(res.tables["patients"]),
+            "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
+
+
+def _subprocess(kind: str, payload: dict) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(payload)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- driver
+def _service_exists(name: str) -> bool:
+    return (ROOT / "configs" / "service" / f"{name}.yaml").exists()
+
+
+def _scaled(service: str, scale: int) -> list[str]:
+    """Referrals and staff scaled together, so the service stays equally loaded."""
+    from simulation.api import load_config
+
+    base = load_config(REFERENCES[service])
+    s = base.service
+    over = list(REFERENCES[service]) + HORIZON
+    if scale != 1:
+        over.append(f"service.referrals_per_week={s.referrals_per_week * scale}")
+        if s.clinicians is not None:
+            over.append(f"service.clinicians={s.clinicians * scale}")
+        for i, d in enumerate(s.disciplines):
+            if i == 0 and s.clinicians is not None:
+                continue
+            over.append(f"service.disciplines.{i}.count={d.count * scale}")
+    return over
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1x/4x scaling only, fewer repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="repeats per measurement (best is kept)")
+    ap.add_argument("--replications", type=int, default=8, help="replications for the parallel speed-up")
+    ap.add_argument("--workers", type=int, default=2, help="workers for the parallel speed-up")
+    ap.add_argument("--no-parallel", action="store_true", help="skip the parallel speed-up")
+    ap.add_argument("--no-single", action="store_true", help="only the parallel speed-up")
+    ap.add_argument("--csv", type=Path, default=RESULTS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        kind, payload = args.child[0], json.loads(args.child[1])
+        if kind == "single":
+            out = measure_single(payload["overrides"], payload["repeats"])
+        else:
+            out = measure_parallel(payload["overrides"], payload["replications"], payload["workers"])
+        print(json.dumps(out))
+        return 0
+
+    repeats = args.repeats or (2 if args.quick else 3)
+    scales = [1, 4] if args.quick else [1, 4, 16]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    commit = _commit()
+    rows = []
+
+    def emit(row: dict) -> None:
+        row = {"timestamp": stamp, "commit": commit, "load1": round(os.getloadavg()[0], 2), **row}
+        rows.append(row)
+
+    print(f"alliance-sim benchmark  commit {commit}  cores {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
+    print("size: 10-year horizon after 180-day warm-up, replication 0; scale k multiplies referrals and staff")
+    hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
+           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}")
+    for service in REFERENCES:
+        if not _service_exists(service):
+            print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
+            continue
+        for scale in [] if args.no_single else scales:
+            if scale == scales[0]:
+                print(hdr)
+            for table in ("true", "false"):
+                over = _scaled(service, scale) + [f"output.sessions={table}"]
+                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1})
+                print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
+                      f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
+                      f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f} "
+                      f"{r['table_bytes_per_session']:>11.0f}",
+                      flush=True)
+                emit({"service": service, "scale": scale, "session_table": table, "measure": "single", **r})
+        if not args.no_parallel:
+            over = _scaled(service, 1) + ["output.sessions=false", "run.progress=false"]
+            times, cpu = {}, {}
+            for w in (1, args.workers):
+                load = os.getloadavg()[0]
+                r = _subprocess("parallel", {"overrides": over, "replications": args.replications, "workers": w})
+                times[w], cpu[w] = r["seconds"], r["cpu_seconds"]
+                emit({"service": service, "scale": 1, "session_table": "false", "measure": "parallel",
+                      "workers": w, "replications": args.replications, "seconds": r["seconds"],
+                      "cpu_seconds": r["cpu_seconds"], "sessions": r["sessions"],
+                      "sessions_per_s": r["sessions"] / r["seconds"], "speedup": times[1] / r["seconds"]})
+                print(f"{service}: {args.replications} replications, workers={w}: wall {r['seconds']:.2f} s, "
+                      f"CPU {r['cpu_seconds']:.2f} s (load before {load:.2f})", flush=True)
+            print(f"{service}: speed-up {times[1] / times[args.workers]:.2f}x wall; CPU overhead of the parallel "
+                  f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
+                  flush=True)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    if args.csv.exists():
+        with args.csv.open() as fh:
+            header = fh.readline().strip().split(",")
+        if header != FIELDS:  # columns changed since: keep the old file aside, start a new one
+            args.csv.rename(args.csv.with_name(f"{args.csv.stem}-{time.strftime('%Y%m%d%H%M%S')}.old.csv"))
+    new = not args.csv.exists()
+    with args.csv.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+    print(f"appended {len(rows)} rows to {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
