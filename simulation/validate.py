@@ -137,7 +137,6 @@ FIELD_RULES: dict[str, Rule] = {
     "run.warmup_days": non_negative,
     "run.workers": at_least(1),
     "run.backend": one_of({"local", "dask"}),
-    "run.dask": free,  # a nested group; its fields below
     "run.dask.address": optional(text),  # tcp://host:port of a running scheduler; null starts a local cluster
     "run.dask.local_workers": optional(at_least(1)),
     "run.progress": free,
