@@ -128,7 +128,13 @@ def _precheck(argv: list[str]) -> None:
             _fail(err)
 
 
+DEFAULT_EXPERIMENT = "default"
+
+
 def main() -> None:
+    # With no experiment named, the command runs the default experiment (experiment=null: one scenario).
+    if not any(a.split("=", 1)[0].lstrip("+~") == "experiment" for a in sys.argv[1:] if "=" in a):
+        sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
     try:
         _precheck(sys.argv[1:])
         _app()

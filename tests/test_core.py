@@ -107,7 +107,7 @@ def test_kpis_one_row_per_replication(small_run):
 def test_cli_and_python_give_the_same_tables(tmp_path, small_run):
     out = tmp_path / "cli"
     exe = Path(sys.executable).parent / "alliance-sim"
-    proc = subprocess.run([str(exe), *SMALL, f"output.dir={out}", f"hydra.run.dir={tmp_path / 'hydra'}"],
+    proc = subprocess.run([str(exe), *SMALL, "experiment=null", f"output.dir={out}", f"hydra.run.dir={tmp_path / 'hydra'}"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "dropout %" in proc.stdout

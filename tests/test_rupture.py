@@ -202,7 +202,7 @@ def test_bad_values_are_config_errors(key, value):
 
 
 def test_calibration_table_has_one_row_per_target(reference, tmp_path):
-    extra = {"references": {"reference": "talking_therapy"}}
+    extra = {"references": {reference.scenarios[0].name: "talking_therapy"}}
     ours = [t for t in TARGETS.values() if t.reference == "talking_therapy"]
     table = calibration_table(reference.tables, extra, n_boot=3)
     assert list(table["target"]) == [t.number for t in ours]
