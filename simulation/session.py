@@ -70,15 +70,15 @@ class SessionStep:
         record = svc.recorder.add
         rupture = svc.rupture.at_session
         reassignment = svc.reassignment.after_session
-        exp = math.exp
+        attendance, symptoms, course_end, after_contact = (self.attendance, self.symptoms, self.course_end,
+                                                           self.after_contact)
         p = dyad.patient
         c = dyad.clinician
         tape = dyad.tape
         d = dyad.discipline
-        primary = d == self.primary
         effect = self.effects[d]
         interval, interval_span = self.intervals[d]
-        wg, wt, wb, ref = self.wg, self.wt, self.wb, self.ref
+        wg, wt, wb = self.wg, self.wt, self.wb
         end_day = svc.end_day
         yield timeout(first_delay)
         while dyad.active:
@@ -94,15 +94,7 @@ class SessionStep:
                     return
                 yield timeout(gap)
                 continue
-            u_att, u_do = tape.u[j], tape.u[j + 1]
-            first = p.contacts == 0
-            wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
-            if p.sessions_attended == 0 and first and p.first_session_day != p.first_session_day:
-                p.first_session_day = now
-            # Attendance.
-            x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
-                 + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
-            attended = u_att >= 1.0 / (1.0 + exp(-x))
+            attended, wait_weeks = attendance(p, tape.u[j], now)
             dyad.n = n + 1
             reason = None
             if attended:
@@ -139,21 +131,7 @@ class SessionStep:
                 rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
-                # Symptoms: improvement grows with the team relationship.
-                s = p.severity
-                if effect > 0.0:
-                    r = p.response_rate * c.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
-                    us = p.unresolved_share  # team weight of dyads with an unresolved rupture
-                    if us:
-                        r *= self.stalled if us == 1.0 else exp(-self.unresolved_response * us)
-                    s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
-                    if tape.u[j + rng.U_GAIN] < self.gain_p:
-                        s -= self.gain_share * s
-                    s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
-                    p.severity = s
-                obs = round(s + self.meas_sd * zm)
-                obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
-                p.last_observed = obs
+                obs = symptoms(p, c.outcome_skill, effect, zs, zm, tape.u[j + rng.U_GAIN])
                 dyad.attended = attended_n
                 p.sessions_attended += 1
                 p.consecutive_dnas = 0
@@ -168,33 +146,12 @@ class SessionStep:
                     p.ruptures_reported += 1
                 record(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
                        kind, repair, reported, dyad.unresolved, obs)
-                if obs < self.caseness:
-                    p.below_caseness += 1
-                else:
-                    p.below_caseness = 0
-                if (effect > 0.0 and na >= self.min_recovery and obs < self.caseness
-                        and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
-                    reason = "recovered"
-                elif primary and dyad.attended + p.primary_before >= p.max_sessions:
-                    reason = "completed"
+                reason = course_end(p, dyad, obs, effect)
             else:
-                p.dnas += 1
-                p.consecutive_dnas += 1
                 record(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
                        NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
-                if p.consecutive_dnas >= self.max_dna:
-                    reason = "dna_discharge"
-            if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
-                reason = "completed"
-            # Unilateral termination after the contact.
-            if reason is None:
-                x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
-                     - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
-                     + self.do_unres * p.unresolved_share
-                     + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
-                if u_do < 1.0 / (1.0 + exp(-x)):
-                    reason = "dropout"
-            p.contacts += 1
+                reason = self.missed(p)
+            reason = after_contact(p, attended, reason, tape.u[j + 1], wait_weeks, now)
             if reason is not None:
                 svc.discharge(p, reason)
                 return
@@ -230,63 +187,91 @@ class SessionStep:
             c.sessions_cancelled += 1
             return gap
         c.sessions_covered += 1
-        exp = math.exp
-        ref = self.ref
-        u_att, u_do = tape.u[j], tape.u[j + 1]
-        first = p.contacts == 0
-        wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
-        if p.sessions_attended == 0 and first and p.first_session_day != p.first_session_day:
-            p.first_session_day = now
-        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - ref)
-             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
-        attended = u_att >= 1.0 / (1.0 + exp(-x))
+        attended, wait_weeks = self.attendance(p, tape.u[j], now)
         n = dyad.n
         dyad.n = n + 1
-        reason = None
         effect = self.effects[dyad.discipline]
         if attended:
-            zs, zm = tape.z[k + rng.Z_SYMPTOM], tape.z[k + rng.Z_MEASURE]
-            s = p.severity
-            if effect > 0.0:
-                r = p.response_rate * cover.outcome_skill * effect * exp(self.alliance_effect * (p.team_alliance - ref))
-                if p.unresolved_share:
-                    r *= exp(-self.unresolved_response * p.unresolved_share)
-                s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
-                if tape.u[j + rng.U_GAIN] < self.gain_p:
-                    s -= self.gain_share * s
-                s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
-                p.severity = s
-            obs = round(s + self.meas_sd * zm)
-            obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
-            p.last_observed = obs
+            obs = self.symptoms(p, cover.outcome_skill, effect, tape.z[k + rng.Z_SYMPTOM], tape.z[k + rng.Z_MEASURE],
+                                tape.u[j + rng.U_GAIN])
             dyad.attended += 1
             p.sessions_attended += 1
             p.consecutive_dnas = 0
             svc.recorder.add(p.id, cover.id, dyad.id, n, now, 1, dyad.alliance, dyad.goals, dyad.tasks,
                              dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, obs)
-            if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
-                    and p.baseline_observed - obs >= self.rc):
-                reason = "recovered"
-            elif dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
-                reason = "completed"
+            reason = self.course_end(p, dyad, obs, effect)
         else:
-            p.dnas += 1
-            p.consecutive_dnas += 1
             svc.recorder.add(p.id, cover.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks,
                              dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
-            if p.consecutive_dnas >= self.max_dna:
-                reason = "dna_discharge"
-        if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
-            reason = "completed"
-        if reason is None:
-            x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
-                 - self.do_all * (p.team_alliance - ref) - self.do_eng * p.engagement_z
-                 + self.do_unres * p.unresolved_share
-                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
-            if u_do < 1.0 / (1.0 + exp(-x)):
-                reason = "dropout"
-        p.contacts += 1
+            reason = self.missed(p)
+        reason = self.after_contact(p, attended, reason, tape.u[j + 1], wait_weeks, now)
         if reason is not None:
             svc.discharge(p, reason)
             return None
         return gap
+
+    # ------------------------------------------------------------------ shared by every contact
+    def attendance(self, p, u_att: float, now: float) -> tuple[bool, float]:
+        """Whether the patient attends, and (first contact only) the weeks they waited."""
+        first = p.contacts == 0
+        wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
+        if first and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
+            p.first_session_day = now
+        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - self.ref)
+             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
+        return u_att >= 1.0 / (1.0 + math.exp(-x)), wait_weeks
+
+    def symptoms(self, p, skill: float, effect: float, zs: float, zm: float, u_gain: float) -> float:
+        """Symptom change at an attended session; returns the observed questionnaire score.
+
+        Improvement grows with the team relationship and stalls while a rupture is unresolved.
+        """
+        s = p.severity
+        if effect > 0.0:
+            exp = math.exp
+            r = p.response_rate * skill * effect * exp(self.alliance_effect * (p.team_alliance - self.ref))
+            us = p.unresolved_share  # team weight of dyads with an unresolved rupture
+            if us:
+                r *= self.stalled if us == 1.0 else exp(-self.unresolved_response * us)
+            s = s - (r if r < 1.0 else 1.0) * s + self.sym_sd * zs
+            if u_gain < self.gain_p:
+                s -= self.gain_share * s
+            s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
+            p.severity = s
+        obs = round(s + self.meas_sd * zm)
+        obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
+        p.last_observed = obs
+        if obs < self.caseness:
+            p.below_caseness += 1
+        else:
+            p.below_caseness = 0
+        return obs
+
+    def course_end(self, p, dyad, obs: float, effect: float):
+        """After an attended session: "recovered", "completed" (course length) or None."""
+        if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
+                and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
+            return "recovered"
+        if dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
+            return "completed"
+        return None
+
+    def missed(self, p):
+        """A DNA: "dna_discharge" after the configured run of consecutive DNAs, else None."""
+        p.dnas += 1
+        p.consecutive_dnas += 1
+        return "dna_discharge" if p.consecutive_dnas >= self.max_dna else None
+
+    def after_contact(self, p, attended: bool, reason, u_do: float, wait_weeks: float, now: float):
+        """Planned end by time in care, then the dropout hazard; counts the contact."""
+        if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
+            reason = "completed"
+        if reason is None:
+            x = (self.do0 + self.do_early * math.exp(-p.contacts / self.do_decay)
+                 - self.do_all * (p.team_alliance - self.ref) - self.do_eng * p.engagement_z
+                 + self.do_unres * p.unresolved_share
+                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
+            if u_do < 1.0 / (1.0 + math.exp(-x)):
+                reason = "dropout"
+        p.contacts += 1
+        return reason
