@@ -113,13 +113,7 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
         t0 = time.process_time()
         svc = Service(cfg, 0, "bench")
         env = svc.env
-        env.process(svc._referrals())
-        env.process(svc._sampler())
-        if cfg.turnover.annual_rate > 0 or cfg.turnover.absence_per_year > 0:
-            from simulation.workforce import start_workforce
-
-            start_workforce(svc)
-        env.run(until=svc.end_day)
+        svc.simulate()
         t1 = time.process_time()
         tables = svc.tables()
         t2 = time.process_time()

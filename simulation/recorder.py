@@ -49,8 +49,10 @@ class SessionRecorder:
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._buf = bytearray()
-        extend = self._buf.extend
-        pack = ROW.pack
+        # The hot path calls ``extend(pack(...))`` itself when ``enabled``: two C calls
+        # and no Python frame per session. ``clear`` keeps the same buffer, so these stay valid.
+        self.extend = extend = self._buf.extend
+        self.pack = pack = ROW.pack
 
         def add(*row):
             extend(pack(*row))

@@ -75,13 +75,37 @@ class BatchedRows:
 
     def row(self, i: int) -> np.ndarray:
         b, r = divmod(i, self._batch)
+        return self._block(b)[r]
+
+    def _block(self, b: int):
         block = self._cache.get(b)
         if block is None:
             gen = self._streams.generator(self._purpose, *self._keys, b)
-            block = self._draw(gen, self._batch, self._width)
+            block = self._convert(self._draw(gen, self._batch, self._width))
             self._cache[b] = block
             self._cache.pop(b - 2, None)  # entities arrive in order; old blocks are done
-        return block[r]
+        return block
+
+    @staticmethod
+    def _convert(block: np.ndarray):
+        return block
+
+
+class DoubleRows(BatchedRows):
+    """:class:`BatchedRows` whose rows come as ``array('d')`` copies, for tapes.
+
+    A batch is converted to one flat ``array('d')`` once; a row is then a slice of it
+    (one memory copy), which is cheaper than turning each numpy row into an array.
+    """
+
+    def row(self, i: int) -> array:
+        b, r = divmod(i, self._batch)
+        w = self._width
+        return self._block(b)[r * w:(r + 1) * w]
+
+    @staticmethod
+    def _convert(block: np.ndarray) -> array:
+        return _doubles(block.ravel())
 
 
 class Tape:
@@ -116,11 +140,11 @@ class TapeSource:
         nu = HEADER_UNIFORM + self.sessions * N_UNIFORM
         nz = HEADER_NORMAL + self.sessions * N_NORMAL
         self._first_u = [
-            BatchedRows(streams, TAPES, (d, 0), nu, lambda g, n, w: g.random((n, w)), PATIENT_BATCH)
+            DoubleRows(streams, TAPES, (d, 0), nu, lambda g, n, w: g.random((n, w)), PATIENT_BATCH)
             for d in range(n_disciplines)
         ]
         self._first_z = [
-            BatchedRows(streams, TAPES, (d, 1), nz, lambda g, n, w: g.standard_normal((n, w)), PATIENT_BATCH)
+            DoubleRows(streams, TAPES, (d, 1), nz, lambda g, n, w: g.standard_normal((n, w)), PATIENT_BATCH)
             for d in range(n_disciplines)
         ]
 
@@ -128,12 +152,10 @@ class TapeSource:
         """The tape of the ``seq``-th dyad of ``patient`` in ``discipline`` (0 = first)."""
         key = (patient, discipline, seq)
         if seq == 0:
-            u = self._first_u[discipline].row(patient)
-            z = self._first_z[discipline].row(patient)
-        else:
-            gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
-            u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
-            z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
+            return Tape(self._first_u[discipline].row(patient), self._first_z[discipline].row(patient), key)
+        gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
+        u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
+        z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
         return Tape(_doubles(u), _doubles(z), key)
 
     def extend(self, tape: Tape) -> None:

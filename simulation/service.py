@@ -9,6 +9,11 @@ turnover) is event-driven around it.
 from __future__ import annotations
 
 import math
+import gc
+import heapq
+import threading
+from bisect import insort
+from contextlib import contextmanager
 from collections import deque
 from dataclasses import replace
 from typing import Optional
@@ -44,6 +49,39 @@ def _low_intensity_prob(share: float, stepping: float, severity_z: float) -> flo
     if stepping == 0.0 or share <= 0.0 or share >= 1.0:
         return share
     return 1.0 / (1.0 + math.exp(-(_logit(share) - stepping * severity_z)))
+
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def paused_gc():
+    """Pause Python's cyclic garbage collector while the event loop runs.
+
+    Patients, clinicians and dyads live until the tables are built and the session
+    step creates no reference cycles, so the collector's passes only rescan live state:
+    a tenth or more of the run time, growing with the run. Reference counting still frees
+    everything at once. Nested and threaded runs (Dask workers) share one pause.
+    """
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _clinician_id(c: Clinician) -> int:
+    return c.id
 
 
 def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
@@ -110,11 +148,18 @@ class Service:
         self.vacancies = 0
         self.workforce = None  # simulation.workforce.Workforce when turnover or absence is on
         self.by_team_discipline: dict[tuple[int, int], list[Clinician]] = {}
+        # free[(team, discipline)]: clinicians in post below their cap, in id order. Kept
+        # up to date as caseloads change, so an allocation never scans the whole team.
+        self.free: dict[tuple[int, int], list[Clinician]] = {}
+        # Waiting patients' renege days as a heap of (day, patient id): reneging is applied
+        # lazily (see expire_reneges) instead of one simpy event per referral.
+        self._reneges: list[tuple[float, int]] = []
         for t in range(self.n_teams):
             for d in range(len(self.disciplines)):
                 self.waiting[(t, d)] = deque()
                 self.priority[(t, d)] = deque()
                 self.by_team_discipline[(t, d)] = []
+                self.free[(t, d)] = []
         self._build_staff()
 
     # ------------------------------------------------------------------ construction
@@ -153,7 +198,16 @@ class Service:
         )
         self.clinicians.append(c)
         self.by_team_discipline[(team, discipline)].append(c)
+        if c.caseload_cap > 0:
+            self.free[(team, discipline)].append(c)  # the newest id: order is kept
         return c
+
+    def retire(self, c: Clinician) -> None:
+        """Take a clinician out of post (turnover): no longer allocated patients."""
+        c.active = False
+        free = self.free[(c.team, c.discipline)]
+        if c in free:
+            free.remove(c)
 
     def clinician_tenure_uniform(self, clinician: Clinician) -> float:
         return float(self._clin_u.row(clinician.id)[CU_TENURE])
@@ -168,6 +222,12 @@ class Service:
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict[str, pd.DataFrame]:
+        """Simulate to the end of the horizon and return the tables."""
+        self.simulate()
+        return self.tables()
+
+    def simulate(self) -> None:
+        """Start referrals, monitoring and the workforce, and run the event loop to the end."""
         env = self.env
         env.process(self._referrals())
         env.process(self._sampler())
@@ -177,8 +237,8 @@ class Service:
             from .workforce import start_workforce
 
             start_workforce(self)
-        env.run(until=self.end_day)
-        return self.tables()
+        with paused_gc():
+            env.run(until=self.end_day)
 
     def _referrals(self):
         """Poisson referrals; inter-arrival draws are shared across scenarios (scaled by rate)."""
@@ -234,21 +294,33 @@ class Service:
         for d in self.care:
             self.waiting[(p.team, d)].append(p)
         if renege_day < self.end_day:
-            ev = self.env.timeout(renege_day - day)
-            ev.callbacks.append(lambda _ev, p=p: self._renege(p))
+            heapq.heappush(self._reneges, (renege_day, pid))
         for d in self.care:
             self.fill(p.team, d)
 
-    def _renege(self, p: Patient) -> None:
-        if not p.started and not p.exited:
-            self.n_waiting -= 1
-            self._exit(p, "left_waiting_list")
+    def expire_reneges(self, until: float) -> None:
+        """Apply every renege due by ``until``: a patient still waiting on their renege day
+        leaves the list on that day.
+
+        Nothing in the model looks at a waiting patient between referral and allocation
+        except allocation itself and the time-series sampler, and both call this first; so
+        the outcome is the same as one simpy event per referral, without a heap entry per
+        referral among the session events (which made the cost per session grow with
+        the length of the run).
+        """
+        heap = self._reneges
+        patients = self.patients
+        while heap and heap[0][0] <= until:
+            day, pid = heapq.heappop(heap)
+            p = patients[pid]
+            if not p.started and not p.exited:
+                self.n_waiting -= 1
+                self._exit(p, "left_waiting_list", day)
 
     # ------------------------------------------------------------------ capacity
     def free_clinicians(self, team: int, d: int) -> list[Clinician]:
         """Active clinicians below their cap, in id order (policies rely on that order)."""
-        return [c for c in self.by_team_discipline[(team, d)]
-                if c.active and c.caseload < c.caseload_cap]
+        return self.free[(team, d)].copy()
 
     def fill(self, team: int, d: int) -> None:
         """Allocate waiting patients (priority queue first) while free slots exist.
@@ -259,10 +331,16 @@ class Service:
         """
         key = (team, d)
         queues = (self.priority[key], self.waiting[key])
+        free_now = self.free[key]
+        if not free_now:
+            return
+        reneges = self._reneges
+        if reneges and reneges[0][0] <= self.env.now:
+            self.expire_reneges(self.env.now)
         while True:
-            free = self.free_clinicians(team, d)
-            if not free:
+            if not free_now:
                 return
+            free = free_now.copy()
             pick = None
             for q in queues:
                 while q and (q[0].exited or self._has_dyad(q[0], d)):
@@ -297,6 +375,11 @@ class Service:
         c.caseload += delta
         if c.caseload > c.max_caseload:
             c.max_caseload = c.caseload
+        if delta > 0:
+            if c.caseload == c.caseload_cap and c.active:
+                self.free[(c.team, c.discipline)].remove(c)
+        elif c.caseload == c.caseload_cap - 1 and c.active:
+            insort(self.free[(c.team, c.discipline)], c, key=_clinician_id)
         over = c.caseload - c.comfortable_caseload
         c.strain = over / c.comfortable_caseload if over > 0 else 0.0
 
@@ -336,7 +419,7 @@ class Service:
             p.in_care = True
         self.update_team_alliance(p)
         delay = self.cfg.service.first_appointment_delay_days
-        self.env.process(self.step.dyad_process(dyad, delay))
+        self.step.start(dyad, delay)
         return dyad
 
     def update_team_alliance(self, p: Patient) -> None:
@@ -425,9 +508,9 @@ class Service:
         for team, d in freed:
             self.fill(team, d)
 
-    def _exit(self, p: Patient, reason: str) -> None:
+    def _exit(self, p: Patient, reason: str, day: Optional[float] = None) -> None:
         p.exited = True
-        p.exit_day = self.env.now
+        p.exit_day = self.env.now if day is None else day
         p.exit_reason = reason
 
     def absence_cover(self, c: Clinician, day: float) -> Optional[Clinician]:
@@ -447,6 +530,7 @@ class Service:
         env = self.env
         dt = float(self.cfg.output.timeseries_interval_days)
         while True:
+            self.expire_reneges(env.now)
             active = [c for c in self.clinicians if c.active]
             mean_caseload = sum(c.caseload for c in active) / len(active) if active else NAN
             self.timeseries.append((env.now, self.n_waiting, self.n_in_care, self.vacancies, mean_caseload))
@@ -458,4 +542,5 @@ class Service:
     def tables(self) -> dict[str, pd.DataFrame]:
         from .tables import build_tables
 
+        self.expire_reneges(self.end_day)  # reneges due before the end that nothing looked at
         return build_tables(self)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import simpy
+
 from . import rng
 from .rupture import NONE, REPAIR_NONE
 
@@ -19,6 +21,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NAN = float("nan")
 HU, HZ, NU, NZ = rng.HEADER_UNIFORM, rng.HEADER_NORMAL, rng.N_UNIFORM, rng.N_NORMAL
+NORMAL = simpy.events.NORMAL  # priority of ordinary (timeout-like) events
+
+
+class Wake:
+    """A reusable simpy event: the next session of one dyad.
+
+    simpy's ``Environment.step`` needs only ``callbacks`` and ``_ok`` of an event it pops;
+    the dyad sets ``callbacks`` again each time it puts the event back with
+    ``Environment.schedule``. Nothing ever waits on it, so it is never triggered twice.
+    """
+
+    __slots__ = ("callbacks", "again", "_ok", "_value")
+
+    def __init__(self, callback):
+        self.again = [callback]  # step() iterates it and never changes it, so it is reused
+        self.callbacks = self.again
+        self._ok = True
+        self._value = None
 
 
 class SessionStep:
@@ -62,12 +82,19 @@ class SessionStep:
                           for d in service.disciplines]
         self.effects = [d.treatment_effect for d in service.disciplines]
 
-    def dyad_process(self, dyad: "Dyad", first_delay: float):
-        """simpy process: one timeout per scheduled session until the dyad ends."""
+    def start(self, dyad: "Dyad", first_delay: float) -> None:
+        """Book the dyad's first session ``first_delay`` days from now; each session books the next.
+
+        A dyad is a chain of session events rather than a simpy process: one reusable
+        :class:`Wake` event per dyad is put back on the simpy queue after every session,
+        so a session costs one heap push and one callback, not a Timeout object and a
+        generator resumption. The order of events is simpy's (time, priority, insertion).
+        """
         svc = self.service
         env = svc.env
-        timeout = env.timeout
-        record = svc.recorder.add
+        schedule = env.schedule
+        recording = svc.recorder.enabled
+        extend, pack = svc.recorder.extend, svc.recorder.pack
         rupture = svc.rupture.at_session
         reassignment = svc.reassignment.after_session
         attendance, symptoms, course_end, after_contact = (self.attendance, self.symptoms, self.course_end,
@@ -80,8 +107,11 @@ class SessionStep:
         interval, interval_span = self.intervals[d]
         wg, wt, wb = self.wg, self.wt, self.wb
         end_day = svc.end_day
-        yield timeout(first_delay)
-        while dyad.active:
+
+        def session(wake: Wake) -> None:
+            """One scheduled session of the dyad (attended or DNA), then book the next."""
+            if not dyad.active:
+                return
             now = env.now
             n = dyad.n
             j = HU + n * NU
@@ -92,9 +122,11 @@ class SessionStep:
                 gap = self.absent_session(dyad, j, k, now)
                 if gap is None or now + gap >= end_day:
                     return
-                yield timeout(gap)
-                continue
-            attended, wait_weeks = attendance(p, tape.u[j], now)
+                wake.callbacks = wake.again
+                schedule(wake, NORMAL, gap)
+                return
+            u = tape.u
+            attended, wait_weeks = attendance(p, u[j], now)
             dyad.n = n + 1
             reason = None
             if attended:
@@ -117,7 +149,7 @@ class SessionStep:
                 # Rupture and repair.
                 attended_n = dyad.attended + 1
                 fbk = self.monitoring > 0 and attended_n % self.monitoring == 0
-                kind, repair, reported = rupture(dyad, c, p, tape.u, j, fbk)
+                kind, repair, reported = rupture(dyad, c, p, u, j, fbk)
                 a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
                 dyad.alliance = a
                 if len(p.dyads) == 1:
@@ -131,7 +163,7 @@ class SessionStep:
                 rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
-                obs = symptoms(p, c.outcome_skill, effect, zs, zm, tape.u[j + rng.U_GAIN])
+                obs = symptoms(p, c.outcome_skill, effect, zs, zm, u[j + rng.U_GAIN])
                 dyad.attended = attended_n
                 p.sessions_attended += 1
                 p.consecutive_dnas = 0
@@ -144,26 +176,32 @@ class SessionStep:
                         p.alliance_clinician_s3 = rc
                 if reported:
                     p.ruptures_reported += 1
-                record(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
-                       kind, repair, reported, dyad.unresolved, obs)
+                if recording:
+                    extend(pack(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
+                                kind, repair, reported, dyad.unresolved, obs))
                 reason = course_end(p, dyad, obs, effect)
             else:
-                record(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
-                       NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
+                if recording:
+                    extend(pack(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
+                                NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN))
                 reason = self.missed(p)
-            reason = after_contact(p, attended, reason, tape.u[j + 1], wait_weeks, now)
+            reason = after_contact(p, attended, reason, u[j + 1], wait_weeks, now)
             if reason is not None:
                 svc.discharge(p, reason)
                 return
             if attended:
-                cause = reassignment(dyad, rp, tape.u[j + rng.U_POLICY])
+                cause = reassignment(dyad, rp, u[j + rng.U_POLICY])
                 if cause is not None:
                     svc.reassign(dyad, cause)
                     return
-            gap = interval + interval_span * tape.u[j + rng.U_SPARE] if interval_span else interval
+            gap = interval + interval_span * u[j + rng.U_SPARE] if interval_span else interval
             if now + gap >= end_day:
                 return
-            yield timeout(gap)
+            wake.callbacks = wake.again
+            schedule(wake, NORMAL, gap)
+
+        wake = Wake(session)  # the only reference to ``session``: no cycle, freed when the dyad ends
+        schedule(wake, NORMAL, first_delay)
 
     def absent_session(self, dyad: "Dyad", j: int, k: int, now: float):
         """A session that falls in the clinician's sickness absence; returns the next gap or None.

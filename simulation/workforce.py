@@ -77,7 +77,7 @@ class Workforce:
     def leave(self, c: "Clinician") -> None:
         svc = self.svc
         now = svc.env.now
-        c.active = False
+        svc.retire(c)
         c.leave_day = now
         if c.absent_until > now:
             c.absence_days -= c.absent_until - now  # the rest of the episode is not in post
