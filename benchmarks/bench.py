@@ -78,9 +78,12 @@ def bare_simpy_floor(starts: list[float], firsts: list[float], sessions: list[in
             now = start
             env.process(patient(start, first, n, end))
 
+    from simulation.service import paused_gc
+
     t0 = time.process_time()
     env.process(launcher())
-    env.run()
+    with paused_gc():  # the same runtime conditions as the model's event loop
+        env.run()
     return time.process_time() - t0, state["sessions"], state["most"]
 
 

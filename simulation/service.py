@@ -25,6 +25,7 @@ import simpy
 from . import rng
 from .config import Config, DisciplineConfig
 from .entities import NAN, Clinician, Dyad, Patient
+from .events import Wake
 from .policies import make_policies, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
@@ -63,7 +64,9 @@ def paused_gc():
     Patients, clinicians and dyads live until the tables are built and the session
     step creates no reference cycles, so the collector's passes only rescan live state:
     a tenth or more of the run time, growing with the run. Reference counting still frees
-    everything at once. Nested and threaded runs (Dask workers) share one pause.
+    everything at once. (Re-enabling costs one pass over the objects made meanwhile,
+    about 3% of a run; freezing them instead would keep a finished run's cycles alive
+    into the next run.) Nested and threaded runs (Dask workers) share one pause.
     """
     global _gc_depth, _gc_was_enabled
     with _gc_lock:
@@ -229,7 +232,7 @@ class Service:
     def simulate(self) -> None:
         """Start referrals, monitoring and the workforce, and run the event loop to the end."""
         env = self.env
-        env.process(self._referrals())
+        self.start_referrals()
         env.process(self._sampler())
         if self.session_stream is not None:
             env.process(self.session_stream.process(env))
@@ -240,23 +243,29 @@ class Service:
         with paused_gc():
             env.run(until=self.end_day)
 
-    def _referrals(self):
-        """Poisson referrals; inter-arrival draws are shared across scenarios (scaled by rate)."""
+    def start_referrals(self) -> None:
+        """Poisson referrals, a chain of events; inter-arrival draws are shared across
+        scenarios (scaled by the rate): the gap before referral i is draw i."""
         rate_per_day = self.cfg.service.referrals_per_week / 7.0
         if rate_per_day <= 0:
             return
         gaps = rng.BatchedRows(self.streams, rng.ARRIVALS, (0,), 1024,
                                lambda g, n, w: g.standard_exponential((n, w)), 1)
         env = self.env
-        i = 0
-        while True:
-            row = gaps.row(i // 1024)
-            gap = float(row[i % 1024]) / rate_per_day
-            if env.now + gap >= self.end_day:
-                return
-            yield env.timeout(gap)
-            self._refer(len(self.patients))
-            i += 1
+        end_day = self.end_day
+        patients = self.patients
+
+        def book(wake: Wake) -> None:
+            i = len(patients)
+            gap = float(gaps.row(i // 1024)[i % 1024]) / rate_per_day
+            if env.now + gap < end_day:
+                wake.book(gap)
+
+        def arrive(wake: Wake) -> None:
+            self._refer(len(patients))
+            book(wake)
+
+        book(Wake(env, arrive))
 
     def _refer(self, pid: int) -> None:
         cfg = self.cfg
@@ -434,10 +443,16 @@ class Service:
             p.team_alliance = dyads[0].alliance
             p.unresolved_share = 1.0 if dyads[0].unresolved else 0.0
             return
-        tw = sum(dy.weight for dy in dyads)
+        tw = ta = tu = 0.0  # one pass, summed in dyad order as sum() would
+        for dy in dyads:
+            w = dy.weight
+            tw += w
+            ta += w * dy.alliance
+            if dy.unresolved:
+                tu += w
         if tw > 0:
-            p.team_alliance = sum(dy.weight * dy.alliance for dy in dyads) / tw
-            p.unresolved_share = sum(dy.weight for dy in dyads if dy.unresolved) / tw
+            p.team_alliance = ta / tw
+            p.unresolved_share = tu / tw
         elif dyads:
             p.team_alliance = sum(dy.alliance for dy in dyads) / len(dyads)
             p.unresolved_share = sum(1.0 for dy in dyads if dy.unresolved) / len(dyads)

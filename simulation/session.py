@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import simpy
-
 from . import rng
+from .events import NORMAL, Wake
 from .rupture import NONE, REPAIR_NONE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,24 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NAN = float("nan")
 HU, HZ, NU, NZ = rng.HEADER_UNIFORM, rng.HEADER_NORMAL, rng.N_UNIFORM, rng.N_NORMAL
-NORMAL = simpy.events.NORMAL  # priority of ordinary (timeout-like) events
-
-
-class Wake:
-    """A reusable simpy event: the next session of one dyad.
-
-    simpy's ``Environment.step`` needs only ``callbacks`` and ``_ok`` of an event it pops;
-    the dyad sets ``callbacks`` again each time it puts the event back with
-    ``Environment.schedule``. Nothing ever waits on it, so it is never triggered twice.
-    """
-
-    __slots__ = ("callbacks", "again", "_ok", "_value")
-
-    def __init__(self, callback):
-        self.again = [callback]  # step() iterates it and never changes it, so it is reused
-        self.callbacks = self.again
-        self._ok = True
-        self._value = None
 
 
 class SessionStep:
@@ -88,7 +69,7 @@ class SessionStep:
         A dyad is a chain of session events rather than a simpy process: one reusable
         :class:`Wake` event per dyad is put back on the simpy queue after every session,
         so a session costs one heap push and one callback, not a Timeout object and a
-        generator resumption. The order of events is simpy's (time, priority, insertion).
+        generator resumption (see :mod:`simulation.events`).
         """
         svc = self.service
         env = svc.env
@@ -200,8 +181,7 @@ class SessionStep:
             wake.callbacks = wake.again
             schedule(wake, NORMAL, gap)
 
-        wake = Wake(session)  # the only reference to ``session``: no cycle, freed when the dyad ends
-        schedule(wake, NORMAL, first_delay)
+        Wake(env, session).book(first_delay)
 
     def absent_session(self, dyad: "Dyad", j: int, k: int, now: float):
         """A session that falls in the clinician's sickness absence; returns the next gap or None.

@@ -50,7 +50,7 @@ def test_a_fresh_dyad_starts_at_the_initial_share_of_its_potential():
 def test_every_patient_holds_one_dyad_per_discipline_of_the_care_model():
     cfg = load_config(B_SMALL)
     svc = Service(cfg, 0)
-    svc.env.process(svc._referrals())
+    svc.start_referrals()
     svc.env.run(until=200)  # demand still below both disciplines' capacity: nobody waits
     in_care = [p for p in svc.patients if p.in_care and not p.exited]
     assert len(in_care) > 50
