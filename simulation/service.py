@@ -302,10 +302,21 @@ class Service:
         self.n_waiting += 1
         for d in self.care:
             self.waiting[(p.team, d)].append(p)
-        if renege_day < self.end_day:
-            heapq.heappush(self._reneges, (renege_day, pid))
         for d in self.care:
             self.fill(p.team, d)
+        if not p.started and renege_day < self.end_day:  # allocated at once: can never renege
+            self._add_renege(p)
+
+    def _add_renege(self, p: Patient) -> None:
+        """Track a waiting patient's renege day. Entries of patients who have since started
+        are dropped whenever they outnumber the live ones, so the heap stays about as long
+        as the waiting list, not the run."""
+        heap = self._reneges
+        if len(heap) >= 2 * self.n_waiting + 64:
+            patients = self.patients
+            heap[:] = [e for e in heap if not patients[e[1]].started and not patients[e[1]].exited]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (p.renege_day, p.id))
 
     def expire_reneges(self, until: float) -> None:
         """Apply every renege due by ``until``: a patient still waiting on their renege day
