@@ -51,6 +51,11 @@ def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) 
 class AllocationPolicy:
     """Choose one clinician from ``free`` (non-empty, all below their cap)."""
 
+    # True when the rule is "least caseload relative to cap, ties to the lowest id": the
+    # service then answers from its caseload index (simulation.capacity) without calling
+    # ``choose``, unless the patient must avoid someone.
+    least_loaded = False
+
     def __init__(self, cfg: PolicyConfig, service: "Service"):
         self.cfg = cfg
         self.service = service
@@ -62,6 +67,8 @@ class AllocationPolicy:
 @register_allocation("least_loaded")
 class LeastLoaded(AllocationPolicy):
     """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
+
+    least_loaded = True
 
     def choose(self, patient, free):
         # ``free`` is in id order and min() keeps the first of equal keys, so ties go to
@@ -132,6 +139,11 @@ class ReassignmentPolicy:
 
     def after_session(self, dyad: Dyad, patient_rating: float, u_policy: float) -> Optional[str]:
         return None
+
+    @property
+    def never_moves(self) -> bool:
+        """True when ``after_session`` is this no-op, so the session step need not call it."""
+        return type(self).after_session is ReassignmentPolicy.after_session
 
 
 @register_reassignment("continuity")

@@ -12,7 +12,6 @@ import math
 import gc
 import heapq
 import threading
-from bisect import insort
 from contextlib import contextmanager
 from collections import deque
 from dataclasses import replace
@@ -24,6 +23,7 @@ import simpy
 
 from . import rng
 from .config import Config, DisciplineConfig
+from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
 from .events import Wake
 from .policies import make_policies, style_fit
@@ -81,10 +81,6 @@ def paused_gc():
             _gc_depth -= 1
             if _gc_depth == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def _clinician_id(c: Clinician) -> int:
-    return c.id
 
 
 def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
@@ -153,7 +149,7 @@ class Service:
         self.by_team_discipline: dict[tuple[int, int], list[Clinician]] = {}
         # free[(team, discipline)]: clinicians in post below their cap, in id order. Kept
         # up to date as caseloads change, so an allocation never scans the whole team.
-        self.free: dict[tuple[int, int], list[Clinician]] = {}
+        self.free: dict[tuple[int, int], FreeClinicians] = {}
         # Waiting patients' renege days as a heap of (day, patient id): reneging is applied
         # lazily (see expire_reneges) instead of one simpy event per referral.
         self._reneges: list[tuple[float, int]] = []
@@ -162,7 +158,7 @@ class Service:
                 self.waiting[(t, d)] = deque()
                 self.priority[(t, d)] = deque()
                 self.by_team_discipline[(t, d)] = []
-                self.free[(t, d)] = []
+                self.free[(t, d)] = FreeClinicians()
         self._build_staff()
 
     # ------------------------------------------------------------------ construction
@@ -201,16 +197,13 @@ class Service:
         )
         self.clinicians.append(c)
         self.by_team_discipline[(team, discipline)].append(c)
-        if c.caseload_cap > 0:
-            self.free[(team, discipline)].append(c)  # the newest id: order is kept
+        self.free[(team, discipline)].join(c)
         return c
 
     def retire(self, c: Clinician) -> None:
         """Take a clinician out of post (turnover): no longer allocated patients."""
         c.active = False
-        free = self.free[(c.team, c.discipline)]
-        if c in free:
-            free.remove(c)
+        self.free[(c.team, c.discipline)].leave(c)
 
     def clinician_tenure_uniform(self, clinician: Clinician) -> float:
         return float(self._clin_u.row(clinician.id)[CU_TENURE])
@@ -340,7 +333,7 @@ class Service:
     # ------------------------------------------------------------------ capacity
     def free_clinicians(self, team: int, d: int) -> list[Clinician]:
         """Active clinicians below their cap, in id order (policies rely on that order)."""
-        return self.free[(team, d)].copy()
+        return self.free[(team, d)].in_order.copy()
 
     def fill(self, team: int, d: int) -> None:
         """Allocate waiting patients (priority queue first) while free slots exist.
@@ -351,9 +344,11 @@ class Service:
         """
         key = (team, d)
         queues = (self.priority[key], self.waiting[key])
-        free_now = self.free[key]
+        index = self.free[key]
+        free_now = index.in_order
         if not free_now:
             return
+        by_load = self.allocation.least_loaded
         reneges = self._reneges
         if reneges and reneges[0][0] <= self.env.now:
             self.expire_reneges(self.env.now)
@@ -381,7 +376,10 @@ class Service:
                 q.popleft()
             else:
                 del q[i]
-            clinician = self.allocation.choose(patient, options)
+            if by_load and options is free:
+                clinician = index.least_loaded()  # the policy's rule, from the index
+            else:
+                clinician = self.allocation.choose(patient, options)
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
 
     @staticmethod
@@ -395,11 +393,7 @@ class Service:
         c.caseload += delta
         if c.caseload > c.max_caseload:
             c.max_caseload = c.caseload
-        if delta > 0:
-            if c.caseload == c.caseload_cap and c.active:
-                self.free[(c.team, c.discipline)].remove(c)
-        elif c.caseload == c.caseload_cap - 1 and c.active:
-            insort(self.free[(c.team, c.discipline)], c, key=_clinician_id)
+        self.free[(c.team, c.discipline)].caseload_changed(c, delta)
         over = c.caseload - c.comfortable_caseload
         c.strain = over / c.comfortable_caseload if over > 0 else 0.0
 

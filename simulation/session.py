@@ -77,7 +77,7 @@ class SessionStep:
         recording = svc.recorder.enabled
         extend, pack = svc.recorder.extend, svc.recorder.pack
         rupture = svc.rupture.at_session
-        reassignment = svc.reassignment.after_session
+        reassignment = None if svc.reassignment.never_moves else svc.reassignment.after_session
         attendance, symptoms, course_end, after_contact = (self.attendance, self.symptoms, self.course_end,
                                                            self.after_contact)
         p = dyad.patient
@@ -87,6 +87,9 @@ class SessionStep:
         effect = self.effects[d]
         interval, interval_span = self.intervals[d]
         wg, wt, wb = self.wg, self.wt, self.wb
+        growth, strain_pen, feedback, noise = self.growth, self.strain_pen, self.feedback, self.noise
+        monitoring, pe_sd, ce_sd = self.monitoring, self.pe_sd, self.ce_sd
+        scale_lo, scale_span = self.scale_lo, self.scale_span
         end_day = svc.end_day
 
         def session(wake: Wake) -> None:
@@ -113,23 +116,23 @@ class SessionStep:
             if attended:
                 zg, zt, zb, zp, zc, zs, zm = tape.z[k:k + NZ]
                 # Alliance moves toward the dyad potential (lifted by symptom improvement).
-                rate = self.growth * (1.0 - self.strain_pen * c.strain)
+                rate = growth * (1.0 - strain_pen * c.strain)
                 if rate < 0.0:
                     rate = 0.0
-                fb = self.feedback * (p.baseline_severity - p.severity) / p.baseline_severity
+                fb = feedback * (p.baseline_severity - p.severity) / p.baseline_severity
                 pg = dyad.potential_goals + fb
                 pt = dyad.potential_tasks + fb
                 pb = dyad.potential_bond + fb
-                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + self.noise * zg
-                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + self.noise * zt
-                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + self.noise * zb
+                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + noise * zg
+                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + noise * zt
+                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + noise * zb
                 dyad.goals = 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
                 dyad.tasks = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
                 dyad.bond = 0.0 if b < 0.0 else (1.0 if b > 1.0 else b)
                 dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
                 # Rupture and repair.
                 attended_n = dyad.attended + 1
-                fbk = self.monitoring > 0 and attended_n % self.monitoring == 0
+                fbk = monitoring > 0 and attended_n % monitoring == 0
                 kind, repair, reported = rupture(dyad, c, p, u, j, fbk)
                 a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
                 dyad.alliance = a
@@ -139,10 +142,10 @@ class SessionStep:
                 else:
                     svc.update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
-                rp = a + p.rating_bias + self.pe_sd * zp
-                rc = a + c.rater_bias + self.ce_sd * zc
-                rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
-                rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
+                rp = a + p.rating_bias + pe_sd * zp
+                rc = a + c.rater_bias + ce_sd * zc
+                rp = scale_lo + scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
+                rc = scale_lo + scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
                 obs = symptoms(p, c.outcome_skill, effect, zs, zm, u[j + rng.U_GAIN])
                 dyad.attended = attended_n
@@ -170,7 +173,7 @@ class SessionStep:
             if reason is not None:
                 svc.discharge(p, reason)
                 return
-            if attended:
+            if attended and reassignment is not None:
                 cause = reassignment(dyad, rp, u[j + rng.U_POLICY])
                 if cause is not None:
                     svc.reassign(dyad, cause)

@@ -1,0 +1,113 @@
+"""The event engine's shortcuts give the answers of the naive versions they replace.
+
+The free-clinician index, lazy reneging, event chains instead of processes and the GC
+pause exist for speed only; these tests check each against a direct computation.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+
+import pytest
+
+from simulation.api import load_config
+from simulation.policies import REASSIGNMENT, Continuity, ReassignmentPolicy
+from simulation.service import Service, paused_gc
+
+# A small community team with turnover, absence and cover: caseloads move up and down,
+# clinicians leave and arrive, so the free-clinician index is exercised on every path.
+BUSY_TEAM = ["reference=community_team", "turnover=community_team", "turnover.annual_rate=0.4",
+             "turnover.absence_cover=true", "run.warmup_days=200", "run.horizon_days=600",
+             "service.referrals_per_week=5", "output.sessions=false"]
+# An overloaded talking-therapy service whose patients give up waiting often.
+LONG_WAITS = ["service=talking_therapy", "service.referrals_per_week=40", "service.renege_per_week=0.5",
+              "run.warmup_days=100", "run.horizon_days=500", "output.sessions=false"]
+
+
+def _free_by_scan(svc: Service, key) -> list:
+    return [c for c in svc.by_team_discipline[key] if c.active and c.caseload < c.caseload_cap]
+
+
+@pytest.mark.parametrize("policy", ["reassign", "hold"])
+def test_free_clinician_index_matches_a_scan_throughout_a_run(policy):
+    svc = Service(load_config(BUSY_TEAM + [f"policy.on_leave={policy}"]), 0)
+    checks = {"n": 0, "bad": 0, "empty": 0, "nonempty": 0}
+
+    def monitor():
+        while True:
+            yield svc.env.timeout(3.0)
+            for key in svc.free:
+                checks["n"] += 1
+                index = svc.free[key]
+                direct = _free_by_scan(svc, key)
+                if index.in_order != direct:
+                    checks["bad"] += 1
+                least = min(direct, key=lambda c: (c.caseload / c.caseload_cap, c.id)) if direct else None
+                if index.least_loaded() is not least:
+                    checks["bad"] += 1
+                checks["empty" if not direct else "nonempty"] += 1
+
+    svc.env.process(monitor())
+    svc.run()
+    assert checks["bad"] == 0
+    assert checks["n"] > 500
+    assert checks["empty"] > 0 and checks["nonempty"] > 0  # both states were seen
+    assert svc.vacancies >= 0 and any(not c.active for c in svc.clinicians)  # turnover happened
+
+
+def test_lazy_reneging_is_exact():
+    svc = Service(load_config(LONG_WAITS), 0)
+    svc.run()
+    pts = svc.patients
+    reneged = [p for p in pts if p.exit_reason == "left_waiting_list"]
+    assert len(reneged) > 100
+    for p in reneged:
+        assert p.exit_day == p.renege_day  # on their renege day, not when someone looked
+        assert not p.started
+    for p in pts:
+        if p.started:
+            assert p.referral_day + p.queue_days <= p.renege_day  # allocated before giving up
+        elif p.renege_day < svc.end_day:
+            assert p.exit_reason == "left_waiting_list"
+        else:
+            assert p.exit_reason in ("", "censored") and not p.exited
+    # The sampled waiting list equals a count from the patients' own days.
+    starts = [p.referral_day + p.queue_days if p.started else math.inf for p in pts]
+    exits = [p.exit_day if p.exited else math.inf for p in pts]
+    for day, waiting, *_ in svc.timeseries[1:]:
+        direct = sum(1 for p, s, e in zip(pts, starts, exits) if p.referral_day <= day < s and e > day)
+        assert waiting == direct
+    # The heap holds only waiting patients' days (plus stale ones, at most about as many).
+    assert len(svc._reneges) <= 2 * svc.n_waiting + 64
+
+
+def test_gc_is_restored_after_a_run_and_pauses_nest():
+    assert gc.isenabled()
+    svc = Service(load_config(["run.horizon_days=60", "run.warmup_days=0"]), 0)
+    svc.run()
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a collector the caller had switched off stays off
+    finally:
+        gc.enable()
+
+
+def test_only_the_no_op_reassignment_policy_is_skipped():
+    cfg = load_config([])
+    svc = Service(cfg, 0)
+    assert Continuity(cfg.policy, svc).never_moves
+    movers = [name for name, cls in REASSIGNMENT.items()
+              if cls.after_session is not ReassignmentPolicy.after_session]
+    assert movers  # e.g. alliance_threshold, unresolved_rupture, patient_request
+    for name in movers:
+        assert not REASSIGNMENT[name](cfg.policy, svc).never_moves
