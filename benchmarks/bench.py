@@ -45,7 +45,8 @@ HORIZON = ["run.horizon_days=3650", "run.warmup_days=180"]  # 10 years after a 1
 FIELDS = ["timestamp", "commit", "load1", "service", "scale", "session_table", "measure", "sessions",
           "patients", "seconds", "sim_seconds", "sessions_per_s", "sim_sessions_per_s", "floor_us",
           "model_us", "ratio_to_floor", "peak_rss_mb", "rss_growth_mb", "bytes_per_session",
-          "table_bytes_per_session", "floor_peak_live", "model_peak_in_care", "workers", "replications", "cpu_seconds", "speedup"]
+          "table_bytes_per_session", "floor_peak_live", "model_peak_in_care", "workers", "replications", "cpu_seconds", "speedup",
+          "calls_per_session"]
 
 
 # --------------------------------------------------------------------------- the floor
@@ -98,7 +99,27 @@ def _floor_inputs(patients) -> tuple[list[float], list[float], list[int], list[f
 
 
 # --------------------------------------------------------------------------- one measurement (subprocess)
-def measure_single(overrides: list[str], repeats: int) -> dict:
+def calls_per_session(cfg) -> float:
+    """Python function calls per session (cProfile): the model's work, free of timing noise.
+
+    Constant across scales means the work is linear in the sessions; what grows in the
+    timings is then the memory hierarchy (the floor grows with it).
+    """
+    import cProfile
+    import pstats
+
+    from simulation.service import Service
+
+    svc = Service(cfg, 0, "bench")
+    prof = cProfile.Profile()
+    prof.enable()
+    svc.simulate()
+    prof.disable()
+    sessions = sum(p.sessions_attended + p.dnas for p in svc.patients)
+    return pstats.Stats(prof).total_calls / sessions
+
+
+def measure_single(overrides: list[str], repeats: int, calls: bool = False) -> dict:
     """Run one configuration ``repeats`` times in this process; best time, peak memory."""
     from simulation.api import load_config
     from simulation.service import Service
@@ -131,7 +152,8 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
     floors = [bare_simpy_floor(*inputs) for _ in range(max(3, repeats))]
     floor = min(f[0] for f in floors)
     floor_sessions = sum(inputs[2])
-    return {
+    extra = {"calls_per_session": calls_per_session(cfg)} if calls else {}
+    return {**extra,
         "sessions": n_sessions, "patients": len(tables["patients"]),
         "seconds": best_total, "sim_seconds": best_sim,
         "sessions_per_s": n_sessions / best_total, "sim_sessions_per_s": n_sessions / best_sim,
@@ -208,6 +230,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="workers for the parallel speed-up")
     ap.add_argument("--no-parallel", action="store_true", help="skip the parallel speed-up")
     ap.add_argument("--no-single", action="store_true", help="only the parallel speed-up")
+    ap.add_argument("--calls", action="store_true",
+                    help="also count Python calls per session (cProfile, table on; slow at 16x)")
     ap.add_argument("--csv", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -215,7 +239,7 @@ def main(argv=None) -> int:
     if args.child:
         kind, payload = args.child[0], json.loads(args.child[1])
         if kind == "single":
-            out = measure_single(payload["overrides"], payload["repeats"])
+            out = measure_single(payload["overrides"], payload["repeats"], payload.get("calls", False))
         else:
             out = measure_parallel(payload["overrides"], payload["replications"], payload["workers"])
         print(json.dumps(out))
@@ -234,7 +258,8 @@ def main(argv=None) -> int:
     print(f"alliance-sim benchmark  commit {commit}  cores {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
     print("size: 10-year horizon after 180-day warm-up, replication 0; scale k multiplies referrals and staff")
     hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
-           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}")
+           f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}"
+           + (f" {'calls':>6}" if args.calls else ""))
     for service in REFERENCES:
         if not _service_exists(service):
             print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
@@ -244,11 +269,13 @@ def main(argv=None) -> int:
                 print(hdr)
             for table in ("true", "false"):
                 over = _scaled(service, scale) + [f"output.sessions={table}"]
-                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1})
+                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1,
+                                           "calls": args.calls and table == "true"})
                 print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
                       f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
                       f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f} "
-                      f"{r['table_bytes_per_session']:>11.0f}",
+                      f"{r['table_bytes_per_session']:>11.0f}"
+                      + (f" {r['calls_per_session']:>6.2f}" if "calls_per_session" in r else ""),
                       flush=True)
                 emit({"service": service, "scale": scale, "session_table": table, "measure": "single", **r})
         if not args.no_parallel:

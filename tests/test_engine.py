@@ -111,3 +111,29 @@ def test_only_the_no_op_reassignment_policy_is_skipped():
     assert movers  # e.g. alliance_threshold, unresolved_rupture, patient_request
     for name in movers:
         assert not REASSIGNMENT[name](cfg.policy, svc).never_moves
+
+
+def _calls_per_session(scale: int) -> float:
+    import cProfile
+    import pstats
+
+    cfg = load_config(["service=talking_therapy", "run.warmup_days=0", "run.horizon_days=240",
+                       f"service.referrals_per_week={26 * scale}", f"service.clinicians={10 * scale}",
+                       "output.sessions=false"])
+    svc = Service(cfg, 0)
+    prof = cProfile.Profile()
+    prof.enable()
+    svc.simulate()
+    prof.disable()
+    return pstats.Stats(prof).total_calls / sum(p.sessions_attended + p.dnas for p in svc.patients)
+
+
+def test_work_per_session_does_not_grow_with_the_service():
+    """Linear cost, counted in Python calls (deterministic, unlike timings).
+
+    With 16 times the referrals and staff, a per-allocation scan of the team would add
+    calls per session (the previous engine went from 50 to 73); the index keeps it flat.
+    """
+    small, large = _calls_per_session(1), _calls_per_session(16)
+    assert 30 < small < 60
+    assert abs(large / small - 1.0) < 0.03
