@@ -127,8 +127,10 @@ class Tape:
 
 
 def _doubles(values: np.ndarray) -> array:
-    """A numpy float64 vector as ``array('d')`` (one copy, no per-element conversion)."""
-    return array("d", values.tobytes())
+    """A numpy float64 vector as ``array('d')`` (one memory copy, no per-element conversion)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).data.cast("B"))
+    return out
 
 
 class TapeSource:
