@@ -167,6 +167,45 @@ def measure_single(overrides: list[str], repeats: int, calls: bool = False) -> d
     }
 
 
+def _bare_simpy_job(patients: int) -> int:
+    """A bare simpy program (one process per patient, seven timeouts each): the parallel ceiling."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def patient():
+        for _ in range(7):
+            yield env.timeout(1.0)
+
+    def launcher():
+        for _ in range(patients):
+            yield env.timeout(0.1)
+            env.process(patient())
+
+    env.process(launcher())
+    env.run()
+    return patients
+
+
+def machine_ceiling(jobs: int, workers: int, patients: int = 100_000) -> float:
+    """Speed-up of ``jobs`` bare simpy programs on ``workers`` processes over one.
+
+    What the machine itself allows (shared caches, memory bandwidth, other tenants); the
+    model's speed-up is read against it.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        _bare_simpy_job(patients)
+    serial = time.perf_counter() - t0
+    with ProcessPoolExecutor(workers) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(_bare_simpy_job, [patients] * jobs))
+        parallel = time.perf_counter() - t0
+    return serial / parallel
+
+
 def measure_parallel(overrides: list[str], replications: int, workers: int) -> dict:
     """Wall time of ``replications`` chunks run by ``workers`` local processes."""
     from simulation.api import load_config
@@ -294,6 +333,12 @@ def main(argv=None) -> int:
             print(f"{service}: speed-up {times[1] / times[args.workers]:.2f}x wall; CPU overhead of the parallel "
                   f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
                   flush=True)
+    if not args.no_parallel:
+        ceiling = machine_ceiling(args.replications, args.workers)
+        emit({"service": "bare_simpy", "scale": 1, "measure": "parallel_ceiling", "workers": args.workers,
+              "replications": args.replications, "speedup": ceiling})
+        print(f"machine ceiling: {args.replications} bare simpy programs on {args.workers} processes run "
+              f"{ceiling:.2f}x faster than on one", flush=True)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     if args.csv.exists():
         with args.csv.open() as fh:
