@@ -308,7 +308,7 @@ def main(argv=None) -> int:
                 print(hdr)
             for table in ("true", "false"):
                 over = _scaled(service, scale) + [f"output.sessions={table}"]
-                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 1,
+                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 2,
                                            "calls": args.calls and table == "true"})
                 print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
                       f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
