@@ -237,7 +237,8 @@ def test_calibration_command_writes_csv(tmp_path):
     exp.write_text(yaml.safe_dump(data))
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "simulation.cli", f"experiment={exp}", "run.replications=2",
-           "run.horizon_days=200", "run.warmup_days=60", "run.progress=false", f"output.dir={out}"]
+           "run.horizon_days=200", "run.warmup_days=60", "run.progress=false", f"output.dir={out}",
+           f"hydra.run.dir={tmp_path / 'hydra'}"]  # Hydra's own log stays out of the checkout
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "targets inside their accepted ranges" in proc.stdout
