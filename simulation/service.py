@@ -1,9 +1,10 @@
 """The service: referrals, waiting lists, caseloads and the dyads' sessions, in simpy.
 
 One :class:`Service` simulates one scenario × replication and returns its tables. It
-never prints or writes files. Each dyad is one simpy process that yields one timeout per
-scheduled session; everything else (waiting-list reneging, time-series samples,
-turnover) is event-driven around it.
+never prints or writes files. Each dyad is a chain of session events (one reusable simpy
+event, see :mod:`simulation.events`); referrals are a chain too; time-series samples,
+turnover and absence are simpy processes around them, and reneging is applied lazily
+from a heap of renege days.
 """
 
 from __future__ import annotations
