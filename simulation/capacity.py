@@ -3,21 +3,28 @@
 Allocation happens at every referral and every discharge, so it must not scan the whole
 team: with 16 times the staff a scan costs 16 times as much per session. The index keeps
 the free clinicians in id order (what allocation policies receive) and, for the
-least-loaded rule, a heap by caseload with lazy deletion. Clinicians of one discipline
-share its caseload cap, so the least relative load is the least caseload.
+least-loaded rule, a heap by caseload (:class:`~simulation.lazyheap.LazyHeap`).
+Clinicians of one discipline share its caseload cap, so the least relative load is the
+least caseload.
 """
 
 from __future__ import annotations
 
-import heapq
 from bisect import insort
 from typing import Optional
 
 from .entities import Clinician
+from .lazyheap import LazyHeap
 
 
 def _clinician_id(c: Clinician) -> int:
     return c.id
+
+
+def _current(entry: tuple) -> bool:
+    """A (caseload, id, clinician) entry still describes a free clinician in post."""
+    load, _, c = entry
+    return c.active and c.caseload == load and load < c.caseload_cap
 
 
 class FreeClinicians:
@@ -27,13 +34,7 @@ class FreeClinicians:
 
     def __init__(self) -> None:
         self.in_order: list[Clinician] = []  # id order: policies and ties rely on it
-        self._by_load: list[tuple[int, int, Clinician]] = []  # (caseload, id, clinician), may hold stale entries
-
-    def __bool__(self) -> bool:
-        return bool(self.in_order)
-
-    def __len__(self) -> int:
-        return len(self.in_order)
+        self._by_load = LazyHeap(_current)  # (caseload, id, clinician)
 
     def join(self, c: Clinician) -> None:
         """A new clinician in post (the highest id so far)."""
@@ -60,17 +61,8 @@ class FreeClinicians:
 
     def least_loaded(self) -> Optional[Clinician]:
         """The free clinician with the smallest caseload, ties to the lowest id."""
-        heap = self._by_load
-        while heap:
-            load, _, c = heap[0]
-            if c.active and c.caseload == load and load < c.caseload_cap:
-                return c
-            heapq.heappop(heap)  # stale: the caseload has moved on, or the clinician left
-        return None
+        entry = self._by_load.first()
+        return None if entry is None else entry[2]
 
     def _push(self, c: Clinician) -> None:
-        heap = self._by_load
-        if len(heap) > 4 * len(self.in_order) + 64:  # drop stale entries now and then
-            heap[:] = [e for e in heap if e[2].active and e[2].caseload == e[0] and e[0] < e[2].caseload_cap]
-            heapq.heapify(heap)
-        heapq.heappush(heap, (c.caseload, c.id, c))
+        self._by_load.push((c.caseload, c.id, c), len(self.in_order))

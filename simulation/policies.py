@@ -51,11 +51,6 @@ def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) 
 class AllocationPolicy:
     """Choose one clinician from ``free`` (non-empty, all below their cap)."""
 
-    # True when the rule is "least caseload relative to cap, ties to the lowest id": the
-    # service then answers from its caseload index (simulation.capacity) without calling
-    # ``choose``, unless the patient must avoid someone.
-    least_loaded = False
-
     def __init__(self, cfg: PolicyConfig, service: "Service"):
         self.cfg = cfg
         self.service = service
@@ -68,9 +63,10 @@ class AllocationPolicy:
 class LeastLoaded(AllocationPolicy):
     """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
 
-    least_loaded = True
-
     def choose(self, patient, free):
+        index = self.service.free[(free[0].team, free[0].discipline)]
+        if len(free) == len(index.in_order):  # every free clinician is an option: ask the index
+            return index.least_loaded()
         # ``free`` is in id order and min() keeps the first of equal keys, so ties go to
         # the lowest id without building a (load, id) tuple per clinician.
         return min(free, key=_relative_load)

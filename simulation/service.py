@@ -9,9 +9,8 @@ from a heap of renege days.
 
 from __future__ import annotations
 
-import math
 import gc
-import heapq
+import math
 import threading
 from contextlib import contextmanager
 from collections import deque
@@ -27,6 +26,7 @@ from .config import Config, DisciplineConfig
 from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
 from .events import Wake
+from .lazyheap import LazyHeap
 from .policies import make_policies, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
@@ -151,9 +151,9 @@ class Service:
         # free[(team, discipline)]: clinicians in post below their cap, in id order. Kept
         # up to date as caseloads change, so an allocation never scans the whole team.
         self.free: dict[tuple[int, int], FreeClinicians] = {}
-        # Waiting patients' renege days as a heap of (day, patient id): reneging is applied
-        # lazily (see expire_reneges) instead of one simpy event per referral.
-        self._reneges: list[tuple[float, int]] = []
+        # Waiting patients' renege days, (day, patient id): reneging is applied lazily (see
+        # expire_reneges) instead of one simpy event per referral.
+        self._reneges = LazyHeap(self._still_waiting)
         for t in range(self.n_teams):
             for d in range(len(self.disciplines)):
                 self.waiting[(t, d)] = deque()
@@ -236,6 +236,7 @@ class Service:
             start_workforce(self)
         with paused_gc():
             env.run(until=self.end_day)
+        self.expire_reneges(self.end_day)  # reneges due before the end that nothing looked at
 
     def start_referrals(self) -> None:
         """Poisson referrals, a chain of events; inter-arrival draws are shared across
@@ -299,18 +300,11 @@ class Service:
         for d in self.care:
             self.fill(p.team, d)
         if not p.started and renege_day < self.end_day:  # allocated at once: can never renege
-            self._add_renege(p)
+            self._reneges.push((renege_day, pid), self.n_waiting)
 
-    def _add_renege(self, p: Patient) -> None:
-        """Track a waiting patient's renege day. Entries of patients who have since started
-        are dropped whenever they outnumber the live ones, so the heap stays about as long
-        as the waiting list, not the run."""
-        heap = self._reneges
-        if len(heap) >= 2 * self.n_waiting + 64:
-            patients = self.patients
-            heap[:] = [e for e in heap if not patients[e[1]].started and not patients[e[1]].exited]
-            heapq.heapify(heap)
-        heapq.heappush(heap, (p.renege_day, p.id))
+    def _still_waiting(self, entry: tuple[float, int]) -> bool:
+        p = self.patients[entry[1]]
+        return not p.started and not p.exited
 
     def expire_reneges(self, until: float) -> None:
         """Apply every renege due by ``until``: a patient still waiting on their renege day
@@ -322,20 +316,15 @@ class Service:
         referral among the session events (which made the cost per session grow with
         the length of the run).
         """
-        heap = self._reneges
-        patients = self.patients
-        while heap and heap[0][0] <= until:
-            day, pid = heapq.heappop(heap)
-            p = patients[pid]
-            if not p.started and not p.exited:
-                self.n_waiting -= 1
-                self._exit(p, "left_waiting_list", day)
+        reneges = self._reneges
+        if not reneges.items or reneges.items[0][0] > until:
+            return  # the earliest day, stale or not, is still ahead: nothing is due
+        while (entry := reneges.first()) is not None and entry[0] <= until:
+            reneges.pop()
+            self.n_waiting -= 1
+            self._exit(self.patients[entry[1]], "left_waiting_list", entry[0])
 
     # ------------------------------------------------------------------ capacity
-    def free_clinicians(self, team: int, d: int) -> list[Clinician]:
-        """Active clinicians below their cap, in id order (policies rely on that order)."""
-        return self.free[(team, d)].in_order.copy()
-
     def fill(self, team: int, d: int) -> None:
         """Allocate waiting patients (priority queue first) while free slots exist.
 
@@ -345,17 +334,11 @@ class Service:
         """
         key = (team, d)
         queues = (self.priority[key], self.waiting[key])
-        index = self.free[key]
-        free_now = index.in_order
+        free_now = self.free[key].in_order
         if not free_now:
             return
-        by_load = self.allocation.least_loaded
-        reneges = self._reneges
-        if reneges and reneges[0][0] <= self.env.now:
-            self.expire_reneges(self.env.now)
-        while True:
-            if not free_now:
-                return
+        self.expire_reneges(self.env.now)
+        while free_now:
             free = free_now.copy()
             pick = None
             for q in queues:
@@ -377,10 +360,7 @@ class Service:
                 q.popleft()
             else:
                 del q[i]
-            if by_load and options is free:
-                clinician = index.least_loaded()  # the policy's rule, from the index
-            else:
-                clinician = self.allocation.choose(patient, options)
+            clinician = self.allocation.choose(patient, options)
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
 
     @staticmethod
@@ -563,5 +543,4 @@ class Service:
     def tables(self) -> dict[str, pd.DataFrame]:
         from .tables import build_tables
 
-        self.expire_reneges(self.end_day)  # reneges due before the end that nothing looked at
         return build_tables(self)

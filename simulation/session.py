@@ -99,17 +99,15 @@ class SessionStep:
             now = env.now
             n = dyad.n
             j = HU + n * NU
-            if j + NU > len(tape.u):
-                svc.tapes.extend(tape)
+            u = tape.u
+            if j + NU > len(u):
+                svc.tapes.extend(tape)  # in place: ``u`` stays valid
             k = HZ + n * NZ
             if c.absent_until > now:  # clinician off sick: cancelled or covered
                 gap = self.absent_session(dyad, j, k, now)
-                if gap is None or now + gap >= end_day:
-                    return
-                wake.callbacks = wake.again
-                schedule(wake, NORMAL, gap)
+                if gap is not None and now + gap < end_day:
+                    wake.book(gap)
                 return
-            u = tape.u
             attended, wait_weeks = attendance(p, u[j], now)
             dyad.n = n + 1
             reason = None
@@ -181,7 +179,7 @@ class SessionStep:
             gap = interval + interval_span * u[j + rng.U_SPARE] if interval_span else interval
             if now + gap >= end_day:
                 return
-            wake.callbacks = wake.again
+            wake.callbacks = wake.again  # Wake.book, inlined: this is every session
             schedule(wake, NORMAL, gap)
 
         Wake(env, session).book(first_delay)

@@ -79,7 +79,7 @@ def test_lazy_reneging_is_exact():
         direct = sum(1 for p, s, e in zip(pts, starts, exits) if p.referral_day <= day < s and e > day)
         assert waiting == direct
     # The heap holds only waiting patients' days (plus stale ones, at most about as many).
-    assert len(svc._reneges) <= 2 * svc.n_waiting + 64
+    assert len(svc._reneges.items) <= 2 * svc.n_waiting + 64
 
 
 def test_gc_is_restored_after_a_run_and_pauses_nest():
@@ -137,3 +137,20 @@ def test_work_per_session_does_not_grow_with_the_service():
     small, large = _calls_per_session(1), _calls_per_session(16)
     assert 30 < small < 60
     assert abs(large / small - 1.0) < 0.03
+
+
+def test_lazy_heap_drops_stale_entries_and_duplicates():
+    from simulation.lazyheap import LazyHeap
+
+    alive = {1, 2}
+    heap = LazyHeap(lambda e: e[1] in alive)
+    for _ in range(500):  # the same live entries pushed again and again (a caseload going up and down)
+        heap.push((5, 1), expected_live=2)
+        heap.push((3, 2), expected_live=2)
+    assert len(heap.items) <= 2 * 2 + 64
+    assert sorted(set(heap.items)) == [(3, 2), (5, 1)]
+    alive.discard(2)
+    assert heap.first() == (5, 1)  # the stale smaller entry is skipped and dropped
+    assert heap.pop() == (5, 1)
+    alive.clear()
+    assert heap.first() is None and heap.items == []
