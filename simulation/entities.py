@@ -1,13 +1,15 @@
 """The agents: patients, clinicians, and the dyads that join them.
 
-Plain slotted dataclasses: state only, no behaviour, so the session step can read and
-write attributes at full speed and the tables can be built from them at the end.
+Dataclasses with state only, no behaviour. They are Cython extension types (``cclass``;
+their C layout is declared in ``entities.pxd``): compiled, the session step reads and
+writes their fields as C doubles and ints; uncompiled (no C compiler at install) they
+are ordinary Python dataclasses with the same fields and the same results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+import cython
+from cython.dataclasses import dataclass, field
 
 from .rng import Tape
 
@@ -20,106 +22,109 @@ REPAIR_OUTCOMES = ("none", "noticed_repaired", "noticed_failed", "unnoticed")
 REASSIGNMENT_CAUSES = ("policy", "patient_request", "turnover")
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False)
+@cython.cclass
 class Clinician:
-    id: int
-    team: int
-    discipline: int  # index into the service's disciplines
-    alliance_skill: float  # logit shift of every dyad's potential (the therapist effect)
-    outcome_skill: float  # multiplier of patients' response rate
-    detection_logit: float  # rupture detection skill, log-odds
-    repair_logit: float  # rupture repair skill, log-odds
-    rater_bias: float  # offset of this clinician's alliance ratings (0-1 units)
+    id: cython.long
+    team: cython.long
+    discipline: cython.long  # index into the service's disciplines
+    alliance_skill: cython.double  # logit shift of every dyad's potential (the therapist effect)
+    outcome_skill: cython.double  # multiplier of patients' response rate
+    detection_logit: cython.double  # rupture detection skill, log-odds
+    repair_logit: cython.double  # rupture repair skill, log-odds
+    rater_bias: cython.double  # offset of this clinician's alliance ratings (0-1 units)
     style: tuple  # style vector; dyad fit is its match with the patient's
-    caseload_cap: int
-    comfortable_caseload: int
-    start_day: float
-    trained: bool = False
-    caseload: int = 0
-    max_caseload: int = 0  # highest caseload ever held (checked against the cap)
-    strain: float = 0.0  # max(0, caseload - comfortable) / comfortable
-    leave_day: float = NAN
-    active: bool = True
-    absent_until: float = -1.0  # day the current sickness absence ends (-1: never absent)
-    absence_episodes: int = 0  # sickness-absence episodes started
-    absence_days: float = 0.0  # days of sickness absence (within the run)
-    sessions_cancelled: int = 0  # this clinician's sessions cancelled by absence
-    sessions_covered: int = 0  # this clinician's sessions held by a colleague during absence
+    caseload_cap: cython.long
+    comfortable_caseload: cython.long
+    start_day: cython.double
+    trained: cython.bint = False
+    caseload: cython.long = 0
+    max_caseload: cython.long = 0  # highest caseload ever held (checked against the cap)
+    strain: cython.double = 0.0  # max(0, caseload - comfortable) / comfortable
+    leave_day: cython.double = NAN
+    active: cython.bint = True
+    absent_until: cython.double = -1.0  # day the current sickness absence ends (-1: never absent)
+    absence_episodes: cython.long = 0  # sickness-absence episodes started
+    absence_days: cython.double = 0.0  # days of sickness absence (within the run)
+    sessions_cancelled: cython.long = 0  # this clinician's sessions cancelled by absence
+    sessions_covered: cython.long = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False)
+@cython.cclass
 class Patient:
-    id: int
-    referral_day: float
+    id: cython.long
+    referral_day: cython.double
     group: str
-    baseline_severity: float  # latent baseline (scale points)
-    baseline_observed: float  # baseline questionnaire score
-    severity: float  # current latent severity
-    capacity_z: float
-    sensitivity_z: float
-    engagement_z: float
-    response_rate: float  # fractional improvement per attended session (before alliance)
-    rating_bias: float  # offset of this patient's alliance ratings (0-1 units)
+    baseline_severity: cython.double  # latent baseline (scale points)
+    baseline_observed: cython.double  # baseline questionnaire score
+    severity: cython.double  # current latent severity
+    capacity_z: cython.double
+    sensitivity_z: cython.double
+    engagement_z: cython.double
+    response_rate: cython.double  # fractional improvement per attended session (before alliance)
+    rating_bias: cython.double  # offset of this patient's alliance ratings (0-1 units)
     style: tuple
-    max_sessions: int  # course length cap: attended sessions in the primary discipline, over all its dyads
-    measured: bool
-    renege_day: float
-    first_session_day: float = NAN
-    exit_day: float = NAN
+    max_sessions: cython.long  # course length cap: attended sessions in the primary discipline, over all its dyads
+    measured: cython.bint
+    renege_day: cython.double
+    first_session_day: cython.double = NAN
+    exit_day: cython.double = NAN
     exit_reason: str = ""
-    last_observed: float = NAN
-    sessions_attended: int = 0
-    dnas: int = 0
-    contacts: int = 0
-    consecutive_dnas: int = 0
-    below_caseness: int = 0  # consecutive attended sessions scoring below caseness
-    ruptures: int = 0
-    ruptures_repaired: int = 0
-    ruptures_reported: int = 0
-    reassignments: int = 0
-    primary_before: int = 0  # attended primary-discipline sessions in dyads that have ended
-    alliance_patient_s3: float = NAN
-    alliance_clinician_s3: float = NAN
-    early_alliance_sum: float = 0.0  # patient-rated alliance summed over attended sessions 3-5
-    early_alliance_n: int = 0
-    first_clinician_id: int = -1
-    team_alliance: float = 0.0  # weighted composite over the patient's dyads (drives DNA, dropout)
-    unresolved: int = 0  # dyads with an unresolved rupture
-    unresolved_share: float = 0.0  # team weight of the dyads with an unresolved rupture (scales its hazards)
+    last_observed: cython.double = NAN
+    sessions_attended: cython.long = 0
+    dnas: cython.long = 0
+    contacts: cython.long = 0
+    consecutive_dnas: cython.long = 0
+    below_caseness: cython.long = 0  # consecutive attended sessions scoring below caseness
+    ruptures: cython.long = 0
+    ruptures_repaired: cython.long = 0
+    ruptures_reported: cython.long = 0
+    reassignments: cython.long = 0
+    primary_before: cython.long = 0  # attended primary-discipline sessions in dyads that have ended
+    alliance_patient_s3: cython.double = NAN
+    alliance_clinician_s3: cython.double = NAN
+    early_alliance_sum: cython.double = 0.0  # patient-rated alliance summed over attended sessions 3-5
+    early_alliance_n: cython.long = 0
+    first_clinician_id: cython.long = -1
+    team_alliance: cython.double = 0.0  # weighted composite over the patient's dyads (drives DNA, dropout)
+    unresolved: cython.long = 0  # dyads with an unresolved rupture
+    unresolved_share: cython.double = 0.0  # team weight of the dyads with an unresolved rupture (scales its hazards)
     dyads: list = field(default_factory=list)  # current dyads, one per discipline at most
-    started: bool = False
-    in_care: bool = False
-    exited: bool = False
+    started: cython.bint = False
+    in_care: cython.bint = False
+    exited: cython.bint = False
     dyad_seq: list = field(default_factory=list)  # dyads created so far, per discipline
-    team: int = 0
-    queue_days: float = NAN  # referral to allocation (time on the waiting list)
+    team: cython.long = 0
+    queue_days: cython.double = NAN  # referral to allocation (time on the waiting list)
     carried: dict = field(default_factory=dict)  # discipline -> team trust carried into its next dyad
     avoid: frozenset = frozenset()  # clinicians this patient was moved away from (not re-allocated)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False)
+@cython.cclass
 class Dyad:
-    id: int
+    id: cython.long
     patient: Patient
     clinician: Clinician
-    discipline: int
+    discipline: cython.long
     tape: Tape
-    weight: float  # weight of this dyad in the team relationship
-    start_day: float
-    goals: float
-    tasks: float
-    bond: float
-    potential_goals: float
-    potential_tasks: float
-    potential_bond: float
-    alliance: float = 0.0  # composite (weighted mean of goals, tasks, bond)
-    n: int = 0  # scheduled sessions so far (attended or DNA)
-    attended: int = 0
-    active: bool = True
-    unresolved: bool = False
-    unresolved_sessions: int = 0
-    pre_rupture: Optional[tuple] = None  # components before the unresolved rupture
-    open_ruptures: int = 0  # ruptures since the last resolution (a repair resolves them all)
-    low_ratings: int = 0  # consecutive low patient ratings (alliance_threshold policy)
-    last_patient_rating: float = NAN
+    weight: cython.double  # weight of this dyad in the team relationship
+    start_day: cython.double
+    goals: cython.double
+    tasks: cython.double
+    bond: cython.double
+    potential_goals: cython.double
+    potential_tasks: cython.double
+    potential_bond: cython.double
+    alliance: cython.double = 0.0  # composite (weighted mean of goals, tasks, bond)
+    n: cython.long = 0  # scheduled sessions so far (attended or DNA)
+    attended: cython.long = 0
+    active: cython.bint = True
+    unresolved: cython.bint = False
+    unresolved_sessions: cython.long = 0
+    pre_rupture: object = None  # components before the unresolved rupture
+    open_ruptures: cython.long = 0  # ruptures since the last resolution (a repair resolves them all)
+    low_ratings: cython.long = 0  # consecutive low patient ratings (alliance_threshold policy)
+    last_patient_rating: cython.double = NAN

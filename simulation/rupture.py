@@ -9,8 +9,10 @@ report a rupture on a post-session questionnaire.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
+
+import cython
+from cython.cimports.libc.math import exp, log  # C's compiled, math's otherwise: the same libm values
 
 from .config import RuptureConfig
 from .entities import Clinician, Dyad, Patient
@@ -18,6 +20,7 @@ from .rng import U_DETECT, U_LATE_REPAIR, U_REPAIR, U_REPORT, U_RUPTURE, U_SEVER
 
 NONE, WITHDRAWAL, CONFRONTATION = 0, 1, 2
 REPAIR_NONE, REPAIRED, FAILED, UNNOTICED = 0, 1, 2, 3
+INF = float("inf")
 
 RUPTURE_MODELS: dict[str, Callable[..., "RuptureModel"]] = {}
 
@@ -32,38 +35,53 @@ def register(name: str):
     return deco
 
 
-def make_rupture_model(cfg: RuptureConfig, reference: float) -> "RuptureModel":
+def make_rupture_model(cfg: RuptureConfig, reference: float) -> RuptureModel:
     return RUPTURE_MODELS[cfg.model](cfg, reference)
 
 
-def _logistic(x: float) -> float:
+@cython.cfunc
+@cython.inline
+def _logistic(x: cython.double) -> cython.double:
+    e: cython.double
     if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
     return e / (1.0 + e)
 
 
+@cython.cclass
 class RuptureModel:
-    """Interface: ``at_session`` mutates the dyad and returns (type, repair, reported)."""
+    """Interface: ``at_session`` mutates the dyad and returns (type, repair, reported).
+
+    A new model subclasses this (in Python, or compiled like the standard one) and is
+    registered with :func:`register`; the session step calls ``at_session`` once per
+    attended session.
+    """
 
     def __init__(self, cfg: RuptureConfig, reference: float):
         self.cfg = cfg
         self.reference = reference
 
-    def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u: list, j: int,
-                   feedback: bool) -> tuple[int, int, int]:
+    @cython.ccall
+    def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
+                   feedback: cython.bint) -> tuple:
         raise NotImplementedError
 
 
-@register("none")
+@cython.cclass
 class NoRuptures(RuptureModel):
     """No ruptures ever; repair settings are irrelevant."""
 
-    def at_session(self, dyad, clinician, patient, u, j, feedback):
+    @cython.ccall
+    def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
+                   feedback: cython.bint) -> tuple:
         return NONE, REPAIR_NONE, 0
 
 
-@register("standard")
+register("none")(NoRuptures)
+
+
+@cython.cclass
 class StandardRuptures(RuptureModel):
     """Occurrence, type, severity, detection, repair and unresolved erosion.
 
@@ -78,43 +96,59 @@ class StandardRuptures(RuptureModel):
       the repair odds times ``later_repair_decay`` per session unresolved
     """
 
+    # Its configuration is copied into C attributes (rupture.pxd), read every session.
+
     def __init__(self, cfg: RuptureConfig, reference: float):
         super().__init__(cfg, reference)
-        self.log_w_factor = math.log(cfg.withdrawal_detect_factor)
+        self.intercept, self.sensitivity = cfg.intercept, cfg.sensitivity
+        self.strain, self.alliance = cfg.strain, cfg.alliance
+        self.erosion, self.monitoring_gain = cfg.erosion, cfg.monitoring_detection_gain
+        self.repair_reserve, self.repair_gain = cfg.repair_reserve, cfg.repair_gain
+        self.false_report_prob, self.report_prob = cfg.false_report_prob, cfg.report_prob
+        self.withdrawal_share, self.severity_min = cfg.withdrawal_share, cfg.severity_min
+        self.w_impact = tuple(float(x) for x in cfg.withdrawal_impact)
+        self.c_impact = tuple(float(x) for x in cfg.confrontation_impact)
+        self.log_w_factor = log(cfg.withdrawal_detect_factor)
         self.sev_span = cfg.severity_max - cfg.severity_min
-        self.log_decay = math.log(cfg.later_repair_decay) if cfg.later_repair_decay > 0 else -math.inf
+        self.log_decay = log(cfg.later_repair_decay) if cfg.later_repair_decay > 0 else -INF
 
-    def at_session(self, dyad, clinician, patient, u, j, feedback):
-        cfg = self.cfg
-        ref = self.reference
-        repair = REPAIR_NONE
+    @cython.ccall
+    def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
+                   feedback: cython.bint) -> tuple:
+        ref: cython.double = self.reference
+        e: cython.double
+        det: cython.double
+        x: cython.double
+        a: cython.double
+        sev: cython.double
+        withdrawal: cython.bint
+        repair: cython.int = REPAIR_NONE
+        reported: cython.int = 0
         # An unresolved rupture keeps eroding, and may still be repaired (falling odds).
         if dyad.unresolved:
-            e = cfg.erosion
+            e = self.erosion
             dyad.goals = max(0.0, dyad.goals - e)
             dyad.tasks = max(0.0, dyad.tasks - e)
             dyad.bond = max(0.0, dyad.bond - e)
             dyad.unresolved_sessions += 1
-            det = clinician.detection_logit + (cfg.monitoring_detection_gain if feedback else 0.0)
-            x = (clinician.repair_logit + cfg.repair_reserve * (dyad.alliance - ref)
+            det = clinician.detection_logit + (self.monitoring_gain if feedback else 0.0)
+            x = (clinician.repair_logit + self.repair_reserve * (dyad.alliance - ref)
                  + dyad.unresolved_sessions * self.log_decay)
             if u[j + U_LATE_REPAIR] < _logistic(det) * _logistic(x):
                 self._restore(dyad, patient)
                 repair = REPAIRED
         a = dyad.alliance
-        x = (cfg.intercept + cfg.sensitivity * patient.sensitivity_z + cfg.strain * clinician.strain
-             - cfg.alliance * (a - ref))
-        p_rupture = _logistic(x)
-        reported = 0
-        if u[j + U_RUPTURE] >= p_rupture:
-            if u[j + U_REPORT] < cfg.false_report_prob:
+        x = (self.intercept + self.sensitivity * patient.sensitivity_z + self.strain * clinician.strain
+             - self.alliance * (a - ref))
+        if u[j + U_RUPTURE] >= _logistic(x):
+            if u[j + U_REPORT] < self.false_report_prob:
                 reported = 1
             return NONE, repair, reported
         # A rupture.
-        withdrawal = u[j + U_TYPE] < cfg.withdrawal_share
+        withdrawal = u[j + U_TYPE] < self.withdrawal_share
         kind = WITHDRAWAL if withdrawal else CONFRONTATION
-        impact = cfg.withdrawal_impact if withdrawal else cfg.confrontation_impact
-        sev = cfg.severity_min + self.sev_span * u[j + U_SEVERITY]
+        impact = self.w_impact if withdrawal else self.c_impact
+        sev = self.severity_min + self.sev_span * u[j + U_SEVERITY]
         if not dyad.unresolved:
             dyad.pre_rupture = (dyad.goals, dyad.tasks, dyad.bond)
         dyad.goals = max(0.0, dyad.goals - sev * impact[0])
@@ -122,30 +156,34 @@ class StandardRuptures(RuptureModel):
         dyad.bond = max(0.0, dyad.bond - sev * impact[2])
         patient.ruptures += 1
         dyad.open_ruptures += 1
-        if u[j + U_REPORT] < cfg.report_prob:
+        if u[j + U_REPORT] < self.report_prob:
             reported = 1
-        det = clinician.detection_logit + (cfg.monitoring_detection_gain if feedback else 0.0)
+        det = clinician.detection_logit + (self.monitoring_gain if feedback else 0.0)
         if withdrawal:
             det += self.log_w_factor
         if u[j + U_DETECT] >= _logistic(det):
-            self._unresolve(dyad, patient)
+            _unresolve(dyad, patient)
             return kind, UNNOTICED, reported
-        x = clinician.repair_logit + cfg.repair_reserve * (a - ref)
+        x = clinician.repair_logit + self.repair_reserve * (a - ref)
         if u[j + U_REPAIR] < _logistic(x):
             self._restore(dyad, patient)
             return kind, REPAIRED, reported
-        self._unresolve(dyad, patient)
+        _unresolve(dyad, patient)
         return kind, FAILED, reported
 
-    def _restore(self, dyad: Dyad, patient: Patient) -> None:
+    @cython.cfunc
+    def _restore(self, dyad: Dyad, patient: Patient) -> cython.void:
         """Repair: back to the pre-rupture components plus the corrective gain.
 
         One repair resolves every rupture of the episode (they share one pre-rupture level).
         """
+        g: cython.double
+        t: cython.double
+        b: cython.double
         patient.ruptures_repaired += dyad.open_ruptures
         dyad.open_ruptures = 0
         g, t, b = dyad.pre_rupture
-        gain = self.cfg.repair_gain
+        gain: cython.double = self.repair_gain
         dyad.goals = min(1.0, g + gain)
         dyad.tasks = min(1.0, t + gain)
         dyad.bond = min(1.0, b + gain)
@@ -155,9 +193,13 @@ class StandardRuptures(RuptureModel):
         dyad.unresolved_sessions = 0
         dyad.pre_rupture = None
 
-    @staticmethod
-    def _unresolve(dyad: Dyad, patient: Patient) -> None:
-        if not dyad.unresolved:
-            dyad.unresolved = True
-            patient.unresolved += 1
-            dyad.unresolved_sessions = 0
+
+@cython.cfunc
+def _unresolve(dyad: Dyad, patient: Patient) -> cython.void:
+    if not dyad.unresolved:
+        dyad.unresolved = True
+        patient.unresolved += 1
+        dyad.unresolved_sessions = 0
+
+
+register("standard")(StandardRuptures)

@@ -1,29 +1,82 @@
 """One dyad's sessions: attendance, alliance, rupture/repair, symptoms, exits.
 
-This is the hot path (hundreds of millions of calls in a sweep). Parameters are copied
-into plain attributes once; each session reads a fixed block of its dyad's tape with one
-slice; the session is recorded into column buffers. No pandas, no dicts, no numpy scalars.
+This is the hot path (hundreds of millions of calls in a sweep). It is written in Cython's
+pure-Python mode: the annotations (``cython.double``, ``cython.cfunc``) make it C when the
+package is built with a compiler, and it runs unchanged as Python without one. Parameters
+are copied into typed attributes once; each session reads a fixed block of its dyad's
+tape; the session is packed into the recorder's buffer. No pandas, no dicts, no numpy
+scalars.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
+import cython
+from cython.cimports.libc.math import exp  # C's exp compiled, math.exp otherwise: the same libm value
+
 from . import rng
+from .entities import Clinician, Dyad, Patient
 from .events import NORMAL, Wake
-from .rupture import NONE, REPAIR_NONE
+from .rupture import NONE, REPAIR_NONE, RuptureModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .entities import Dyad
     from .service import Service
 
 NAN = float("nan")
 HU, HZ, NU, NZ = rng.HEADER_UNIFORM, rng.HEADER_NORMAL, rng.N_UNIFORM, rng.N_NORMAL
+U_GAIN, U_POLICY, U_SPARE = rng.U_GAIN, rng.U_POLICY, rng.U_SPARE
+Z_SYMPTOM, Z_MEASURE = rng.Z_SYMPTOM, rng.Z_MEASURE
 
 
+@cython.cclass
 class SessionStep:
-    """Holds the session parameters of a run and the per-dyad simpy process."""
+    """Holds the session parameters of a run and starts each dyad's chain of sessions."""
+
+    service: object
+    wg: cython.double
+    wt: cython.double
+    wb: cython.double
+    growth: cython.double
+    noise: cython.double
+    feedback: cython.double
+    ref: cython.double
+    scale_lo: cython.double
+    scale_span: cython.double
+    pe_sd: cython.double
+    ce_sd: cython.double
+    strain_pen: cython.double
+    dna0: cython.double
+    dna_eng: cython.double
+    dna_all: cython.double
+    dna_unres: cython.double
+    dna_wait: cython.double
+    max_dna: cython.long
+    do0: cython.double
+    do_early: cython.double
+    do_decay: cython.double
+    do_all: cython.double
+    do_unres: cython.double
+    do_dna: cython.double
+    do_wait: cython.double
+    do_eng: cython.double
+    alliance_effect: cython.double
+    unresolved_response: cython.double
+    stalled: cython.double
+    sym_sd: cython.double
+    gain_p: cython.double
+    gain_share: cython.double
+    min_recovery: cython.long
+    below_run: cython.long
+    sev_max: cython.double
+    caseness: cython.double
+    rc: cython.double
+    meas_sd: cython.double
+    monitoring: cython.long
+    max_days: object  # float, or None for no limit
+    primary: cython.long
+    intervals: list
+    effects: list
 
     def __init__(self, service: "Service"):
         cfg = service.cfg
@@ -47,7 +100,7 @@ class SessionStep:
         self.do_wait, self.do_eng = do.wait_per_week, do.engagement
         self.alliance_effect = oc.alliance_effect
         self.unresolved_response = oc.unresolved_response
-        self.stalled = math.exp(-oc.unresolved_response)  # response multiplier while a rupture is unresolved
+        self.stalled = exp(-oc.unresolved_response)  # response multiplier while a rupture is unresolved
         self.sym_sd = oc.noise_sd
         self.gain_p, self.gain_share = oc.sudden_gain_prob, oc.sudden_gain_share
         self.min_recovery = oc.min_sessions_recovery_discharge
@@ -63,37 +116,74 @@ class SessionStep:
                           for d in service.disciplines]
         self.effects = [d.treatment_effect for d in service.disciplines]
 
-    def start(self, dyad: "Dyad", first_delay: float) -> None:
+    def start(self, dyad: Dyad, first_delay: float) -> None:
         """Book the dyad's first session ``first_delay`` days from now; each session books the next.
 
         A dyad is a chain of session events rather than a simpy process: one reusable
         :class:`Wake` event per dyad is put back on the simpy queue after every session,
         so a session costs one heap push and one callback, not a Timeout object and a
-        generator resumption (see :mod:`simulation.events`).
+        generator resumption (see :mod:`simulation.events`). The chain's constants are
+        typed locals of the closure: C values when compiled.
         """
         svc = self.service
         env = svc.env
         schedule = env.schedule
-        recording = svc.recorder.enabled
+        recording: cython.bint = svc.recorder.enabled
         extend, pack = svc.recorder.extend, svc.recorder.pack
-        rupture = svc.rupture.at_session
+        rupture: RuptureModel = svc.rupture
         reassignment = None if svc.reassignment.never_moves else svc.reassignment.after_session
-        attendance, symptoms, course_end, after_contact = (self.attendance, self.symptoms, self.course_end,
-                                                           self.after_contact)
-        p = dyad.patient
-        c = dyad.clinician
+        p: Patient = dyad.patient
+        c: Clinician = dyad.clinician
         tape = dyad.tape
-        d = dyad.discipline
-        effect = self.effects[d]
-        interval, interval_span = self.intervals[d]
-        wg, wt, wb = self.wg, self.wt, self.wb
-        growth, strain_pen, feedback, noise = self.growth, self.strain_pen, self.feedback, self.noise
-        monitoring, pe_sd, ce_sd = self.monitoring, self.pe_sd, self.ce_sd
-        scale_lo, scale_span = self.scale_lo, self.scale_span
-        end_day = svc.end_day
+        d: cython.long = dyad.discipline
+        effect: cython.double = self.effects[d]
+        interval: cython.double = self.intervals[d][0]
+        interval_span: cython.double = self.intervals[d][1]
+        wg: cython.double = self.wg
+        wt: cython.double = self.wt
+        wb: cython.double = self.wb
+        growth: cython.double = self.growth
+        strain_pen: cython.double = self.strain_pen
+        feedback: cython.double = self.feedback
+        noise: cython.double = self.noise
+        monitoring: cython.long = self.monitoring
+        pe_sd: cython.double = self.pe_sd
+        ce_sd: cython.double = self.ce_sd
+        scale_lo: cython.double = self.scale_lo
+        scale_span: cython.double = self.scale_span
+        end_day: cython.double = svc.end_day
 
         def session(wake: Wake) -> None:
             """One scheduled session of the dyad (attended or DNA), then book the next."""
+            now: cython.double
+            gap: cython.double
+            rate: cython.double
+            fb: cython.double
+            pg: cython.double
+            pt: cython.double
+            pb: cython.double
+            g: cython.double
+            t: cython.double
+            b: cython.double
+            a: cython.double
+            rp: cython.double = NAN
+            rc: cython.double
+            obs: cython.double
+            wait_weeks: cython.double
+            zg: cython.double
+            zt: cython.double
+            zb: cython.double
+            zp: cython.double
+            zc: cython.double
+            zs: cython.double
+            zm: cython.double
+            n: cython.long
+            j: cython.long
+            k: cython.long
+            attended_n: cython.long
+            na: cython.long
+            attended: cython.bint
+            fbk: cython.bint
             if not dyad.active:
                 return
             now = env.now
@@ -104,15 +194,17 @@ class SessionStep:
                 svc.tapes.extend(tape)  # in place: ``u`` stays valid
             k = HZ + n * NZ
             if c.absent_until > now:  # clinician off sick: cancelled or covered
-                gap = self.absent_session(dyad, j, k, now)
-                if gap is not None and now + gap < end_day:
-                    wake.book(gap)
+                cover_gap = self.absent_session(dyad, j, k, now)
+                if cover_gap is not None and now + cover_gap < end_day:
+                    wake.book(cover_gap)
                 return
-            attended, wait_weeks = attendance(p, u[j], now)
+            wait_weeks = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
+            attended = self.attendance(p, u[j], wait_weeks, now)
             dyad.n = n + 1
             reason = None
             if attended:
-                zg, zt, zb, zp, zc, zs, zm = tape.z[k:k + NZ]
+                zz = tape.z[k:k + NZ]
+                zg, zt, zb, zp, zc, zs, zm = zz
                 # Alliance moves toward the dyad potential (lifted by symptom improvement).
                 rate = growth * (1.0 - strain_pen * c.strain)
                 if rate < 0.0:
@@ -131,7 +223,7 @@ class SessionStep:
                 # Rupture and repair.
                 attended_n = dyad.attended + 1
                 fbk = monitoring > 0 and attended_n % monitoring == 0
-                kind, repair, reported = rupture(dyad, c, p, u, j, fbk)
+                kind, repair, reported = rupture.at_session(dyad, c, p, u, j, fbk)
                 a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
                 dyad.alliance = a
                 if len(p.dyads) == 1:
@@ -145,7 +237,7 @@ class SessionStep:
                 rp = scale_lo + scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = scale_lo + scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
-                obs = symptoms(p, c.outcome_skill, effect, zs, zm, u[j + rng.U_GAIN])
+                obs = self.symptoms(p, c.outcome_skill, effect, zs, zm, u[j + U_GAIN])
                 dyad.attended = attended_n
                 p.sessions_attended += 1
                 p.consecutive_dnas = 0
@@ -161,22 +253,22 @@ class SessionStep:
                 if recording:
                     extend(pack(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
                                 kind, repair, reported, dyad.unresolved, obs))
-                reason = course_end(p, dyad, obs, effect)
+                reason = self.course_end(p, dyad, obs, effect)
             else:
                 if recording:
                     extend(pack(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
                                 NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN))
                 reason = self.missed(p)
-            reason = after_contact(p, attended, reason, u[j + 1], wait_weeks, now)
+            reason = self.after_contact(p, attended, reason, u[j + 1], wait_weeks, now)
             if reason is not None:
                 svc.discharge(p, reason)
                 return
             if attended and reassignment is not None:
-                cause = reassignment(dyad, rp, u[j + rng.U_POLICY])
+                cause = reassignment(dyad, rp, u[j + U_POLICY])
                 if cause is not None:
                     svc.reassign(dyad, cause)
                     return
-            gap = interval + interval_span * u[j + rng.U_SPARE] if interval_span else interval
+            gap = interval + interval_span * u[j + U_SPARE] if interval_span else interval
             if now + gap >= end_day:
                 return
             wake.callbacks = wake.again  # Wake.book, inlined: this is every session
@@ -184,7 +276,7 @@ class SessionStep:
 
         Wake(env, session).book(first_delay)
 
-    def absent_session(self, dyad: "Dyad", j: int, k: int, now: float):
+    def absent_session(self, dyad: Dyad, j: cython.long, k: cython.long, now: cython.double):
         """A session that falls in the clinician's sickness absence; returns the next gap or None.
 
         Without cover (``turnover.absence_cover`` false, or no colleague of the same team and
@@ -196,23 +288,24 @@ class SessionStep:
         reassignment policy is not consulted; the colleague's caseload is unchanged.
         """
         svc = self.service
-        c = dyad.clinician
-        p = dyad.patient
+        c: Clinician = dyad.clinician
+        p: Patient = dyad.patient
         tape = dyad.tape
         interval, span = self.intervals[dyad.discipline]
-        gap = interval + span * tape.u[j + rng.U_SPARE] if span else interval
+        gap = interval + span * tape.u[j + U_SPARE] if span else interval
         cover = svc.absence_cover(c, now)
         if cover is None:
             c.sessions_cancelled += 1
             return gap
         c.sessions_covered += 1
-        attended, wait_weeks = self.attendance(p, tape.u[j], now)
+        wait_weeks: cython.double = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
+        attended: cython.bint = self.attendance(p, tape.u[j], wait_weeks, now)
         n = dyad.n
         dyad.n = n + 1
         effect = self.effects[dyad.discipline]
         if attended:
-            obs = self.symptoms(p, cover.outcome_skill, effect, tape.z[k + rng.Z_SYMPTOM], tape.z[k + rng.Z_MEASURE],
-                                tape.u[j + rng.U_GAIN])
+            obs = self.symptoms(p, cover.outcome_skill, effect, tape.z[k + Z_SYMPTOM], tape.z[k + Z_MEASURE],
+                                tape.u[j + U_GAIN])
             dyad.attended += 1
             p.sessions_attended += 1
             p.consecutive_dnas = 0
@@ -230,24 +323,29 @@ class SessionStep:
         return gap
 
     # ------------------------------------------------------------------ shared by every contact
-    def attendance(self, p, u_att: float, now: float) -> tuple[bool, float]:
-        """Whether the patient attends, and (first contact only) the weeks they waited."""
-        first = p.contacts == 0
-        wait_weeks = (now - p.referral_day) / 7.0 if first else 0.0
-        if first and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
+    @cython.cfunc
+    def attendance(self, p: Patient, u_att: cython.double, wait_weeks: cython.double,
+                   now: cython.double) -> cython.bint:
+        """Whether the patient attends; ``wait_weeks`` is the wait before a first contact, else 0."""
+        x: cython.double
+        if p.contacts == 0 and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
             p.first_session_day = now
         x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - self.ref)
              + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
-        return u_att >= 1.0 / (1.0 + math.exp(-x)), wait_weeks
+        return u_att >= 1.0 / (1.0 + exp(-x))
 
-    def symptoms(self, p, skill: float, effect: float, zs: float, zm: float, u_gain: float) -> float:
+    @cython.cfunc
+    def symptoms(self, p: Patient, skill: cython.double, effect: cython.double, zs: cython.double,
+                 zm: cython.double, u_gain: cython.double) -> cython.double:
         """Symptom change at an attended session; returns the observed questionnaire score.
 
         Improvement grows with the team relationship and stalls while a rupture is unresolved.
         """
-        s = p.severity
+        s: cython.double = p.severity
+        r: cython.double
+        us: cython.double
+        obs: cython.double
         if effect > 0.0:
-            exp = math.exp
             r = p.response_rate * skill * effect * exp(self.alliance_effect * (p.team_alliance - self.ref))
             us = p.unresolved_share  # team weight of dyads with an unresolved rupture
             if us:
@@ -257,7 +355,7 @@ class SessionStep:
                 s -= self.gain_share * s
             s = 0.0 if s < 0.0 else (self.sev_max if s > self.sev_max else s)
             p.severity = s
-        obs = round(s + self.meas_sd * zm)
+        obs = round(s + self.meas_sd * zm)  # Python's round: half to even
         obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
         p.last_observed = obs
         if obs < self.caseness:
@@ -266,7 +364,8 @@ class SessionStep:
             p.below_caseness = 0
         return obs
 
-    def course_end(self, p, dyad, obs: float, effect: float):
+    @cython.cfunc
+    def course_end(self, p: Patient, dyad: Dyad, obs: cython.double, effect: cython.double):
         """After an attended session: "recovered", "completed" (course length) or None."""
         if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
                 and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
@@ -275,22 +374,26 @@ class SessionStep:
             return "completed"
         return None
 
-    def missed(self, p):
+    @cython.cfunc
+    def missed(self, p: Patient):
         """A DNA: "dna_discharge" after the configured run of consecutive DNAs, else None."""
         p.dnas += 1
         p.consecutive_dnas += 1
         return "dna_discharge" if p.consecutive_dnas >= self.max_dna else None
 
-    def after_contact(self, p, attended: bool, reason, u_do: float, wait_weeks: float, now: float):
+    @cython.cfunc
+    def after_contact(self, p: Patient, attended: cython.bint, reason, u_do: cython.double,
+                      wait_weeks: cython.double, now: cython.double):
         """Planned end by time in care, then the dropout hazard; counts the contact."""
+        x: cython.double
         if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
             reason = "completed"
         if reason is None:
-            x = (self.do0 + self.do_early * math.exp(-p.contacts / self.do_decay)
+            x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
                  - self.do_all * (p.team_alliance - self.ref) - self.do_eng * p.engagement_z
                  + self.do_unres * p.unresolved_share
                  + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
-            if u_do < 1.0 / (1.0 + math.exp(-x)):
+            if u_do < 1.0 / (1.0 + exp(-x)):
                 reason = "dropout"
         p.contacts += 1
         return reason
