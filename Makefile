@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+# The compiled hot path (setup.py) is rebuilt when its sources change.
+HOT := $(wildcard simulation/entities.py simulation/rupture.py simulation/session.py simulation/*.pxd)
+
+$(STAMP): pyproject.toml constraints.txt setup.py $(HOT)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
