@@ -135,7 +135,7 @@ def test_work_per_session_does_not_grow_with_the_service():
     calls per session (the previous engine went from 50 to 73); the index keeps it flat.
     """
     small, large = _calls_per_session(1), _calls_per_session(16)
-    assert 30 < small < 60
+    assert 10 < small < 60  # about 43 uncompiled, 25 compiled (calls inside C are not counted)
     assert abs(large / small - 1.0) < 0.03
 
 
