@@ -52,8 +52,10 @@ def test_pxd_declares_every_field_in_order_with_its_type():
     """entities.pxd is the C layout of the dataclasses: a field missing there, or typed
     differently, would silently change what the compiled step reads."""
     text = (PKG / "entities.pxd").read_text()
-    c_types = {"cython.double": "double", "cython.long": "long", "cython.bint": "bint",
-               "Patient": "Patient", "Clinician": "Clinician"}
+    # Field types as the dataclass reports them: the annotation uncompiled, and for fields
+    # with a default Cython's own C name compiled.
+    c_types = {"cython.double": "double", "double": "double", "cython.long": "long", "long": "long",
+               "cython.bint": "bint", "bint": "bint", "bool": "bint", "list": "list", "Patient": "Patient", "Clinician": "Clinician"}
     for cls in (entities.Clinician, entities.Patient, entities.Dyad):
         body = re.search(rf"cdef class {cls.__name__}:\n((?:    .*\n)+)", text).group(1)
         declared = re.findall(r"cdef public (\w+) (\w+)", body)
