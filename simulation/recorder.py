@@ -51,8 +51,9 @@ class SessionRecorder:
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._buf = bytearray()
-        # The hot path calls ``extend(pack(...))`` itself when ``enabled``: two C calls
-        # and no Python frame per session. ``clear`` keeps the same buffer, so these stay valid.
+        # The session step appends rows to ``buffer`` itself (session.record: a C struct
+        # write when compiled). ``clear`` keeps the same buffer, so references stay valid.
+        self.buffer = self._buf
         self.extend = extend = self._buf.extend
         self.pack = pack = ROW.pack
 

@@ -30,7 +30,7 @@ from .lazyheap import LazyHeap
 from .policies import make_policies, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
-from .session import SessionStep
+from .session import SessionStep, update_team_alliance
 
 # Columns of a patient's attribute row (standard normals, then uniforms).
 PZ_SEVERITY, PZ_CAPACITY, PZ_SENSITIVITY, PZ_ENGAGEMENT, PZ_RESPONSE, PZ_RATING, PZ_MEASURE, PZ_STYLE = range(8)
@@ -418,30 +418,8 @@ class Service:
         return dyad
 
     def update_team_alliance(self, p: Patient) -> None:
-        """The patient's relationship with the team: weighted mean over current dyads.
-
-        Also the team weight of the dyads with an unresolved rupture, which scales the
-        unresolved-rupture terms of the DNA and dropout hazards (so a zero-weight dyad
-        cannot drive attendance or dropout). Without dyads both keep their last values.
-        """
-        dyads = p.dyads
-        if len(dyads) == 1:
-            p.team_alliance = dyads[0].alliance
-            p.unresolved_share = 1.0 if dyads[0].unresolved else 0.0
-            return
-        tw = ta = tu = 0.0  # one pass, summed in dyad order as sum() would
-        for dy in dyads:
-            w = dy.weight
-            tw += w
-            ta += w * dy.alliance
-            if dy.unresolved:
-                tu += w
-        if tw > 0:
-            p.team_alliance = ta / tw
-            p.unresolved_share = tu / tw
-        elif dyads:
-            p.team_alliance = sum(dy.alliance for dy in dyads) / len(dyads)
-            p.unresolved_share = sum(1.0 for dy in dyads if dy.unresolved) / len(dyads)
+        """The patient's relationship with the team (see :func:`session.update_team_alliance`)."""
+        update_team_alliance(p)
 
     def end_dyad(self, dyad: Dyad) -> None:
         """Close a dyad and free the clinician's slot (refilled by the caller)."""

@@ -10,6 +10,7 @@ scalars.
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING
 
 import cython
@@ -18,15 +19,88 @@ from cython.cimports.libc.math import exp  # C's exp compiled, math.exp otherwis
 from . import rng
 from .entities import Clinician, Dyad, Patient
 from .events import NORMAL, Wake
+from .recorder import ROW
 from .rupture import NONE, REPAIR_NONE, RuptureModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from .service import Service
 
+# Tape layout (rng); C constants when compiled (declared in session.pxd).
 NAN = float("nan")
 HU, HZ, NU, NZ = rng.HEADER_UNIFORM, rng.HEADER_NORMAL, rng.N_UNIFORM, rng.N_NORMAL
-U_GAIN, U_POLICY, U_SPARE = rng.U_GAIN, rng.U_POLICY, rng.U_SPARE
-Z_SYMPTOM, Z_MEASURE = rng.Z_SYMPTOM, rng.Z_MEASURE
+U_ATTEND, U_DROPOUT, U_GAIN, U_POLICY, U_SPARE = rng.U_ATTEND, rng.U_DROPOUT, rng.U_GAIN, rng.U_POLICY, rng.U_SPARE
+Z_GOALS, Z_TASKS, Z_BOND = rng.Z_GOALS, rng.Z_TASKS, rng.Z_BOND
+Z_PATIENT, Z_CLINICIAN, Z_SYMPTOM, Z_MEASURE = (rng.Z_PATIENT_RATING, rng.Z_CLINICIAN_RATING, rng.Z_SYMPTOM,
+                                               rng.Z_MEASURE)
+if cython.compiled:  # the C row written by record() is the recorder's struct row, byte for byte
+    assert cython.sizeof(SessionRow) == ROW.size, (cython.sizeof(SessionRow), ROW.size)
+
+
+@cython.cfunc
+def record(buf: bytearray, patient_id: cython.int, clinician_id: cython.int, dyad_id: cython.int,
+           index: cython.int, day: cython.double, attended: cython.schar, alliance: cython.double,
+           goals: cython.double, tasks: cython.double, bond: cython.double, rated_patient: cython.double,
+           rated_clinician: cython.double, rupture: cython.schar, repair: cython.schar,
+           reported: cython.schar, unresolved: cython.schar, severity: cython.double) -> cython.void:
+    """Append one session row to the recorder's buffer (the layout of ``recorder.ROW``).
+
+    Compiled, the row is written in place as a packed C struct (``session.pxd``): no Python
+    objects for its 17 values. Uncompiled, ``struct.pack`` writes the same bytes.
+    """
+    row: cython.pointer(SessionRow)
+    end: cython.Py_ssize_t
+    if cython.compiled:
+        end = PyByteArray_GET_SIZE(buf)
+        PyByteArray_Resize(buf, end + cython.sizeof(SessionRow))
+        row = cython.cast(cython.pointer(SessionRow), PyByteArray_AS_STRING(buf) + end)
+        row.patient_id, row.clinician_id, row.dyad_id, row.session_index = patient_id, clinician_id, dyad_id, index
+        row.day, row.attended, row.alliance_latent = day, attended, alliance
+        row.goals, row.tasks, row.bond = goals, tasks, bond
+        row.alliance_patient, row.alliance_clinician = rated_patient, rated_clinician
+        row.rupture, row.repair, row.rupture_reported, row.unresolved = rupture, repair, reported, unresolved
+        row.severity = severity
+    else:
+        buf.extend(ROW.pack(patient_id, clinician_id, dyad_id, index, day, attended, alliance, goals, tasks,
+                            bond, rated_patient, rated_clinician, rupture, repair, reported, unresolved, severity))
+
+
+@cython.ccall
+def update_team_alliance(p: Patient) -> cython.void:
+    """The patient's relationship with the team: weighted mean over current dyads.
+
+    Also the team weight of the dyads with an unresolved rupture, which scales the
+    unresolved-rupture terms of the DNA and dropout hazards (so a zero-weight dyad
+    cannot drive attendance or dropout). Without dyads both keep their last values.
+    """
+    dyads: list = p.dyads
+    dy: Dyad
+    tw: cython.double = 0.0
+    ta: cython.double = 0.0
+    tu: cython.double = 0.0
+    w: cython.double
+    if len(dyads) == 1:
+        dy = dyads[0]
+        p.team_alliance = dy.alliance
+        p.unresolved_share = 1.0 if dy.unresolved else 0.0
+        return
+    for dy in dyads:  # one pass, summed in dyad order as sum() would
+        w = dy.weight
+        tw += w
+        ta += w * dy.alliance
+        if dy.unresolved:
+            tu += w
+    if tw > 0:
+        p.team_alliance = ta / tw
+        p.unresolved_share = tu / tw
+    elif dyads:
+        ta = 0.0
+        tu = 0.0
+        for dy in dyads:
+            ta += dy.alliance
+            if dy.unresolved:
+                tu += 1.0
+        p.team_alliance = ta / len(dyads)
+        p.unresolved_share = tu / len(dyads)
 
 
 @cython.cclass
@@ -127,9 +201,10 @@ class SessionStep:
         """
         svc = self.service
         env = svc.env
-        schedule = env.schedule
+        # simpy's Environment.schedule, inlined: the same heap entry (time, priority, id, event).
+        queue, eid = env._queue, env._eid
         recording: cython.bint = svc.recorder.enabled
-        extend, pack = svc.recorder.extend, svc.recorder.pack
+        buf: bytearray = svc.recorder.buffer
         rupture: RuptureModel = svc.rupture
         reassignment = None if svc.reassignment.never_moves else svc.reassignment.after_session
         p: Patient = dyad.patient
@@ -152,6 +227,7 @@ class SessionStep:
         scale_lo: cython.double = self.scale_lo
         scale_span: cython.double = self.scale_span
         end_day: cython.double = svc.end_day
+        normal = NORMAL
 
         def session(wake: Wake) -> None:
             """One scheduled session of the dyad (attended or DNA), then book the next."""
@@ -166,17 +242,10 @@ class SessionStep:
             t: cython.double
             b: cython.double
             a: cython.double
-            rp: cython.double = NAN
+            rp: cython.double = 0.0
             rc: cython.double
             obs: cython.double
             wait_weeks: cython.double
-            zg: cython.double
-            zt: cython.double
-            zb: cython.double
-            zp: cython.double
-            zc: cython.double
-            zs: cython.double
-            zm: cython.double
             n: cython.long
             j: cython.long
             k: cython.long
@@ -184,27 +253,32 @@ class SessionStep:
             na: cython.long
             attended: cython.bint
             fbk: cython.bint
+            kind: cython.int
+            repair: cython.int
+            reported: cython.int
+            uv: cython.double[:]
+            zv: cython.double[:]
             if not dyad.active:
                 return
-            now = env.now
+            now = env._now
             n = dyad.n
             j = HU + n * NU
-            u = tape.u
-            if j + NU > len(u):
-                svc.tapes.extend(tape)  # in place: ``u`` stays valid
             k = HZ + n * NZ
+            if j + NU > len(tape.u):
+                svc.tapes.extend(tape)  # in place, before the views below are taken
             if c.absent_until > now:  # clinician off sick: cancelled or covered
                 cover_gap = self.absent_session(dyad, j, k, now)
                 if cover_gap is not None and now + cover_gap < end_day:
                     wake.book(cover_gap)
                 return
+            u = tape.u
+            uv = u
             wait_weeks = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
-            attended = self.attendance(p, u[j], wait_weeks, now)
+            attended = self.attendance(p, uv[j + U_ATTEND], wait_weeks, now)
             dyad.n = n + 1
             reason = None
             if attended:
-                zz = tape.z[k:k + NZ]
-                zg, zt, zb, zp, zc, zs, zm = zz
+                zv = tape.z
                 # Alliance moves toward the dyad potential (lifted by symptom improvement).
                 rate = growth * (1.0 - strain_pen * c.strain)
                 if rate < 0.0:
@@ -213,9 +287,9 @@ class SessionStep:
                 pg = dyad.potential_goals + fb
                 pt = dyad.potential_tasks + fb
                 pb = dyad.potential_bond + fb
-                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + noise * zg
-                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + noise * zt
-                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + noise * zb
+                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + noise * zv[k + Z_GOALS]
+                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + noise * zv[k + Z_TASKS]
+                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + noise * zv[k + Z_BOND]
                 dyad.goals = 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
                 dyad.tasks = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
                 dyad.bond = 0.0 if b < 0.0 else (1.0 if b > 1.0 else b)
@@ -230,14 +304,15 @@ class SessionStep:
                     p.team_alliance = a
                     p.unresolved_share = 1.0 if dyad.unresolved else 0.0
                 else:
-                    svc.update_team_alliance(p)
+                    update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
-                rp = a + p.rating_bias + pe_sd * zp
-                rc = a + c.rater_bias + ce_sd * zc
+                rp = a + p.rating_bias + pe_sd * zv[k + Z_PATIENT]
+                rc = a + c.rater_bias + ce_sd * zv[k + Z_CLINICIAN]
                 rp = scale_lo + scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = scale_lo + scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
-                obs = self.symptoms(p, c.outcome_skill, effect, zs, zm, u[j + U_GAIN])
+                obs = self.symptoms(p, c.outcome_skill, effect, zv[k + Z_SYMPTOM], zv[k + Z_MEASURE],
+                                    uv[j + U_GAIN])
                 dyad.attended = attended_n
                 p.sessions_attended += 1
                 p.consecutive_dnas = 0
@@ -251,28 +326,28 @@ class SessionStep:
                 if reported:
                     p.ruptures_reported += 1
                 if recording:
-                    extend(pack(p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
-                                kind, repair, reported, dyad.unresolved, obs))
+                    record(buf, p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
+                           kind, repair, reported, dyad.unresolved, obs)
                 reason = self.course_end(p, dyad, obs, effect)
             else:
                 if recording:
-                    extend(pack(p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
-                                NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN))
+                    record(buf, p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
+                           NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
                 reason = self.missed(p)
-            reason = self.after_contact(p, attended, reason, u[j + 1], wait_weeks, now)
+            reason = self.after_contact(p, attended, reason, uv[j + U_DROPOUT], wait_weeks, now)
             if reason is not None:
                 svc.discharge(p, reason)
                 return
             if attended and reassignment is not None:
-                cause = reassignment(dyad, rp, u[j + U_POLICY])
+                cause = reassignment(dyad, rp, uv[j + U_POLICY])
                 if cause is not None:
                     svc.reassign(dyad, cause)
                     return
-            gap = interval + interval_span * u[j + U_SPARE] if interval_span else interval
+            gap = interval + interval_span * uv[j + U_SPARE] if interval_span else interval
             if now + gap >= end_day:
                 return
             wake.callbacks = wake.again  # Wake.book, inlined: this is every session
-            schedule(wake, NORMAL, gap)
+            heappush(queue, (now + gap, normal, next(eid), wake))
 
         Wake(env, session).book(first_delay)
 
@@ -299,7 +374,7 @@ class SessionStep:
             return gap
         c.sessions_covered += 1
         wait_weeks: cython.double = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
-        attended: cython.bint = self.attendance(p, tape.u[j], wait_weeks, now)
+        attended: cython.bint = self.attendance(p, tape.u[j + U_ATTEND], wait_weeks, now)
         n = dyad.n
         dyad.n = n + 1
         effect = self.effects[dyad.discipline]
@@ -316,7 +391,7 @@ class SessionStep:
             svc.recorder.add(p.id, cover.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks,
                              dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
             reason = self.missed(p)
-        reason = self.after_contact(p, attended, reason, tape.u[j + 1], wait_weeks, now)
+        reason = self.after_contact(p, attended, reason, tape.u[j + U_DROPOUT], wait_weeks, now)
         if reason is not None:
             svc.discharge(p, reason)
             return None
