@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,40 +15,62 @@ if TYPE_CHECKING:  # pragma: no cover
     from .service import Service
 
 
+def _column(objects: list, name: str, dtype) -> np.ndarray:
+    """One attribute of every object, as a numpy array (C-level iteration, no row tuples)."""
+    return np.fromiter(map(attrgetter(name), objects), dtype=dtype, count=len(objects))
+
+
+def _patients_table(ps: list, end: float, reliable_change: float, caseness: float) -> pd.DataFrame:
+    """One row per referred patient, built column by column with explicit dtypes: about
+    three times faster than rows of tuples, whose object columns pandas must infer."""
+    f8, i8 = np.float64, np.int64
+    referral = _column(ps, "referral_day", f8)
+    first = _column(ps, "first_session_day", f8)
+    exited = _column(ps, "exited", bool)
+    baseline = _column(ps, "baseline_observed", f8)
+    final = _column(ps, "last_observed", f8)
+    improvement = baseline - final
+    reliable = improvement >= reliable_change
+    early_sum = _column(ps, "early_alliance_sum", f8)
+    early_n = _column(ps, "early_alliance_n", i8)
+    early = np.full(len(ps), np.nan)
+    np.divide(early_sum, early_n, out=early, where=early_n > 0)
+    return pd.DataFrame({
+        "patient_id": _column(ps, "id", i8),
+        "group": np.array([p.group for p in ps], dtype=object),
+        "team_id": _column(ps, "team", i8),
+        "referral_day": referral,
+        "first_session_day": first,
+        "wait_days": first - referral,
+        "queue_days": _column(ps, "queue_days", f8),
+        "exit_day": np.where(exited, _column(ps, "exit_day", f8), float(end)),
+        "exit_reason": pd.Categorical([p.exit_reason or "censored" for p in ps], categories=list(EXIT_REASONS)),
+        "sessions_attended": _column(ps, "sessions_attended", i8),
+        "dnas": _column(ps, "dnas", i8),
+        "ruptures": _column(ps, "ruptures", i8),
+        "ruptures_repaired": _column(ps, "ruptures_repaired", i8),
+        "ruptures_reported": _column(ps, "ruptures_reported", i8),
+        "reassignments": _column(ps, "reassignments", i8),
+        "baseline_severity": baseline,
+        "final_severity": final,
+        "reliable_improvement": reliable,
+        "recovered": (final < caseness) & reliable,
+        "alliance_patient_s3": _column(ps, "alliance_patient_s3", f8),
+        "alliance_clinician_s3": _column(ps, "alliance_clinician_s3", f8),
+        "alliance_patient_early": early,
+        "first_clinician_id": _column(ps, "first_clinician_id", i8),
+        "measured": _column(ps, "measured", bool),
+        "max_sessions": _column(ps, "max_sessions", i8),
+        "latent_baseline_severity": _column(ps, "baseline_severity", f8),
+        "latent_final_severity": _column(ps, "severity", f8),
+    })
+
+
 def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
     """patients, sessions, clinicians, timeseries, reassignments (one replication)."""
     end = svc.end_day
     pop = svc.cfg.population
-    rows = []
-    for p in svc.patients:
-        reason = p.exit_reason or "censored"
-        exit_day = p.exit_day if p.exited else end
-        final = p.last_observed
-        improvement = p.baseline_observed - final
-        rows.append((
-            p.id, p.group, p.team, p.referral_day, p.first_session_day,
-            p.first_session_day - p.referral_day, p.queue_days, exit_day, reason,
-            p.sessions_attended, p.dnas, p.ruptures, p.ruptures_repaired, p.ruptures_reported,
-            p.reassignments, p.baseline_observed, final,
-            bool(improvement >= pop.reliable_change),
-            bool(final < pop.caseness and improvement >= pop.reliable_change),
-            p.alliance_patient_s3, p.alliance_clinician_s3,
-            p.early_alliance_sum / p.early_alliance_n if p.early_alliance_n else math.nan,
-            p.first_clinician_id, p.measured, p.max_sessions, p.baseline_severity, p.severity,
-        ))
-    patients = pd.DataFrame(rows, columns=[
-        "patient_id", "group", "team_id", "referral_day", "first_session_day", "wait_days", "queue_days",
-        "exit_day", "exit_reason", "sessions_attended", "dnas", "ruptures", "ruptures_repaired",
-        "ruptures_reported", "reassignments", "baseline_severity", "final_severity",
-        "reliable_improvement", "recovered", "alliance_patient_s3", "alliance_clinician_s3",
-        "alliance_patient_early", "first_clinician_id", "measured", "max_sessions",
-        "latent_baseline_severity", "latent_final_severity",
-    ])
-    patients["exit_reason"] = pd.Categorical(patients["exit_reason"], categories=list(EXIT_REASONS))
-    patients = patients.astype({"patient_id": "int64", "team_id": "int64", "sessions_attended": "int64",
-                                "dnas": "int64", "ruptures": "int64", "ruptures_repaired": "int64",
-                                "ruptures_reported": "int64", "reassignments": "int64",
-                                "first_clinician_id": "int64", "measured": bool, "max_sessions": "int64"})
+    patients = _patients_table(svc.patients, end, pop.reliable_change, pop.caseness)
 
     clinicians = pd.DataFrame([
         (c.id, c.team, svc.disciplines[c.discipline].name, c.alliance_skill, c.outcome_skill,
