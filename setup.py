@@ -13,7 +13,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["entities", "rupture", "session", "service"]
+COMPILED = ["entities", "rupture", "session", "service", "events"]
 
 
 class OptionalBuildExt(build_ext):

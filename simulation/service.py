@@ -25,7 +25,7 @@ from . import rng
 from .config import Config, DisciplineConfig
 from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
-from .events import Wake
+from .events import Wake, run_until
 from .lazyheap import LazyHeap
 from .policies import make_policies, style_fit
 from .recorder import SessionRecorder
@@ -235,7 +235,7 @@ class Service:
 
             start_workforce(self)
         with paused_gc():
-            env.run(until=self.end_day)
+            run_until(env, self.end_day)  # env.run(until=...), compiled
         self.expire_reneges(self.end_day)  # reneges due before the end that nothing looked at
 
     def start_referrals(self) -> None:

@@ -1,6 +1,7 @@
 """The compiled hot path (Cython) is in use where it can be, and changes no result.
 
-``entities``, ``rupture`` and ``session`` are Cython pure-Python mode: one source, run
+``entities``, ``rupture``, ``session``, ``service`` and ``events`` are compiled by
+setup.py; the first three are Cython pure-Python mode (typed): one source, run
 compiled when the install had a C compiler and as Python otherwise. These tests check
 that the C declarations match the Python ones, that a compiled install really runs the
 compiled modules (and not stale ones), that the uncompiled source gives the same tables
@@ -24,14 +25,14 @@ import pandas as pd
 import pytest
 
 import simulation
-from simulation import entities, rupture, session
+from simulation import entities, events, rupture, service, session
 from simulation.api import load_config
 from simulation.rupture import NONE, REPAIR_NONE, RUPTURE_MODELS, RuptureModel, register
 from simulation.service import Service
 
 PKG = Path(simulation.__file__).resolve().parent
 ROOT = PKG.parent
-HOT = (entities, rupture, session)
+HOT = (entities, rupture, session, service, events)
 COMPILED = all(Path(m.__file__).name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) for m in HOT)
 
 # Small runs that go through every branch of the session step: ruptures, repairs,
@@ -46,6 +47,11 @@ CASES = {
 
 def _tables(overrides: list[str]) -> dict:
     return Service(load_config(overrides), 3, "check").run()
+
+
+def test_the_compiled_modules_here_are_the_ones_setup_builds():
+    listed = re.search(r"COMPILED = \[(.*?)\]", (ROOT / "setup.py").read_text()).group(1)
+    assert sorted(re.findall(r'"(\w+)"', listed)) == sorted(m.__name__.split(".")[-1] for m in HOT)
 
 
 def test_pxd_declares_every_field_in_order_with_its_type():

@@ -154,3 +154,69 @@ def test_lazy_heap_drops_stale_entries_and_duplicates():
     assert heap.pop() == (5, 1)
     alive.clear()
     assert heap.first() is None and heap.items == []
+
+
+def _simpy_program(env, log):
+    """Processes, timeouts at equal times, an interrupt and a defused failure."""
+    import simpy
+
+    def worker(name, gaps):
+        for g in gaps:
+            try:
+                yield env.timeout(g)
+                log.append((env.now, name))
+            except simpy.Interrupt as why:
+                log.append((env.now, name, "interrupted", why.cause))
+
+    def failing():
+        yield env.timeout(1.5)
+        ev = env.event()
+        ev.fail(ValueError("handled"))
+        ev.defused = True
+        log.append((env.now, "failed and defused"))
+
+    a = env.process(worker("a", [1.0, 1.0, 0.5, 2.0]))
+    env.process(worker("b", [2.0, 0.5, 0.5]))
+    env.process(failing())
+
+    def interrupter():
+        yield env.timeout(2.25)
+        a.interrupt("stop")
+
+    env.process(interrupter())
+
+
+def test_run_until_processes_events_exactly_as_simpy_run():
+    import simpy
+
+    from simulation.events import run_until
+
+    logs = []
+    for runner in ("simpy", "ours"):
+        env, log = simpy.Environment(), []
+        _simpy_program(env, log)
+        if runner == "simpy":
+            env.run(until=4.0)
+        else:
+            run_until(env, 4.0)
+        logs.append((log, env.now, len(env._queue)))
+    assert logs[0] == logs[1]
+    assert len(logs[0][0]) >= 6 and logs[0][1] == 4.0
+
+
+def test_run_until_raises_an_undefused_failure_and_rejects_a_past_until():
+    import simpy
+
+    from simulation.events import run_until
+
+    env = simpy.Environment()
+
+    def broken():
+        yield env.timeout(1.0)
+        raise KeyError("boom")
+
+    env.process(broken())
+    with pytest.raises(KeyError):
+        run_until(env, 5.0)
+    with pytest.raises(ValueError, match="must be greater"):
+        run_until(env, 0.5)
