@@ -13,7 +13,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["entities", "rupture", "session", "service", "events"]
+COMPILED = ["entities", "rupture", "session", "service", "events", "rng", "capacity", "lazyheap", "policies"]
 
 
 class OptionalBuildExt(build_ext):
