@@ -134,20 +134,25 @@ def _doubles(values: np.ndarray) -> array:
 
 
 class TapeSource:
-    """Hands out per-dyad tapes keyed by (patient, discipline, dyad sequence)."""
+    """Hands out per-dyad tapes keyed by (patient, discipline, dyad sequence).
 
-    def __init__(self, streams: Streams, sessions_per_tape: int, n_disciplines: int):
+    ``sessions_per_tape[d]`` sessions are drawn up front for a dyad of discipline ``d``
+    (every slot is drawn whether used or not, so no more than most dyads need); a dyad
+    that outlives its tape gets another ``sessions_per_tape[d]`` by :meth:`extend`.
+    """
+
+    def __init__(self, streams: Streams, sessions_per_tape: list[int]):
         self.streams = streams
-        self.sessions = int(sessions_per_tape)
-        nu = HEADER_UNIFORM + self.sessions * N_UNIFORM
-        nz = HEADER_NORMAL + self.sessions * N_NORMAL
+        self.sessions = [int(n) for n in sessions_per_tape]
         self._first_u = [
-            DoubleRows(streams, TAPES, (d, 0), nu, lambda g, n, w: g.random((n, w)), PATIENT_BATCH)
-            for d in range(n_disciplines)
+            DoubleRows(streams, TAPES, (d, 0), HEADER_UNIFORM + n * N_UNIFORM, lambda g, n, w: g.random((n, w)),
+                       PATIENT_BATCH)
+            for d, n in enumerate(self.sessions)
         ]
         self._first_z = [
-            DoubleRows(streams, TAPES, (d, 1), nz, lambda g, n, w: g.standard_normal((n, w)), PATIENT_BATCH)
-            for d in range(n_disciplines)
+            DoubleRows(streams, TAPES, (d, 1), HEADER_NORMAL + n * N_NORMAL,
+                       lambda g, n, w: g.standard_normal((n, w)), PATIENT_BATCH)
+            for d, n in enumerate(self.sessions)
         ]
 
     def tape(self, patient: int, discipline: int, seq: int) -> Tape:
@@ -156,13 +161,15 @@ class TapeSource:
         if seq == 0:
             return Tape(self._first_u[discipline].row(patient), self._first_z[discipline].row(patient), key)
         gen = self.streams.generator(TAPES, 1000 + discipline, patient, seq)
-        u = gen.random(HEADER_UNIFORM + self.sessions * N_UNIFORM)
-        z = gen.standard_normal(HEADER_NORMAL + self.sessions * N_NORMAL)
+        n = self.sessions[discipline]
+        u = gen.random(HEADER_UNIFORM + n * N_UNIFORM)
+        z = gen.standard_normal(HEADER_NORMAL + n * N_NORMAL)
         return Tape(_doubles(u), _doubles(z), key)
 
     def extend(self, tape: Tape) -> None:
-        """Append another ``sessions`` worth of draws (deterministic per tape and step)."""
+        """Append another tape's worth of sessions (deterministic per tape and step)."""
         tape.extensions += 1
+        n = self.sessions[tape.key[1]]
         gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
-        tape.u.extend(_doubles(gen.random(self.sessions * N_UNIFORM)))
-        tape.z.extend(_doubles(gen.standard_normal(self.sessions * N_NORMAL)))
+        tape.u.extend(_doubles(gen.random(n * N_UNIFORM)))
+        tape.z.extend(_doubles(gen.standard_normal(n * N_NORMAL)))

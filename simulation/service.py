@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Optional
 
+import cython
 import numpy as np
 import pandas as pd
 import simpy
@@ -119,7 +120,7 @@ class Service:
                                                 self.scenario, self.replication)
         self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
-        self.tapes = rng.TapeSource(self.streams, self._tape_sessions(), len(self.disciplines))
+        self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
         self.step = SessionStep(self)
 
         style_dims = int(cfg.clinicians.style_dims)
@@ -163,9 +164,20 @@ class Service:
         self._build_staff()
 
     # ------------------------------------------------------------------ construction
-    def _tape_sessions(self) -> int:
+    def _tape_sessions(self) -> list[int]:
+        """Sessions drawn up front per dyad tape, per discipline: the primary discipline's
+        course cap (plus DNAs), and no more sessions than fit in ``max_days_in_care`` at the
+        discipline's interval (a psychiatrist seen every 8 weeks for 3 years needs ~20, not 64)."""
         pop = self.cfg.population
-        return max(8, min(64, int(max(pop.max_sessions_low, pop.max_sessions_high) * 1.3) + 2))
+        course = max(8, min(64, int(max(pop.max_sessions_low, pop.max_sessions_high) * 1.3) + 2))
+        max_days = self.cfg.service.max_days_in_care
+        out = []
+        for d, disc in enumerate(self.disciplines):
+            n = course if d == self.primary else 64
+            if max_days is not None:
+                n = min(n, max(8, int(max_days / disc.session_interval_days) + 2))
+            out.append(n)
+        return out
 
     def _build_staff(self) -> None:
         for d, disc in enumerate(self.disciplines):
@@ -277,7 +289,7 @@ class Service:
         renege_day = day - math.log(max(1e-300, float(u[PU_RENEGE]))) / renege if renege > 0 else math.inf
         low = float(u[PU_INTENSITY]) < _low_intensity_prob(pop.low_intensity_share, pop.low_intensity_severity,
                                                           float(z[PZ_SEVERITY]))
-        p = Patient(
+        p: Patient = Patient(
             id=pid, referral_day=day, group=pop.group,
             baseline_severity=sev, baseline_observed=float(observed), severity=sev,
             capacity_z=pop.capacity_logit_mean + pop.capacity_logit_sd * float(z[PZ_CAPACITY]),
@@ -365,12 +377,14 @@ class Service:
 
     @staticmethod
     def _has_dyad(p: Patient, d: int) -> bool:
+        dy: Dyad
         for dy in p.dyads:
             if dy.discipline == d:
                 return True
         return False
 
     def _set_caseload(self, c: Clinician, delta: int) -> None:
+        over: cython.long
         c.caseload += delta
         if c.caseload > c.max_caseload:
             c.max_caseload = c.caseload
@@ -396,7 +410,7 @@ class Service:
             ts = al.transfer_share
             start = [ts * carried + (1 - ts) * al.initial_share * pk for pk in pots]
         w = self.care_weights[self.care.index(d)] if d in self.care else 0.0
-        dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
+        dyad: Dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
                     start_day=self.env.now, goals=start[0], tasks=start[1], bond=start[2],
                     potential_goals=pots[0], potential_tasks=pots[1], potential_bond=pots[2])
         wg, wt, wb = al.weights
@@ -427,10 +441,10 @@ class Service:
             return
         dyad.active = False
         d = dyad.discipline
-        c = dyad.clinician
+        c: Clinician = dyad.clinician
         self._set_caseload(c, -1)
         c.patients_held.discard(dyad)
-        p = dyad.patient
+        p: Patient = dyad.patient
         p.dyads.remove(dyad)
         if d == self.primary:
             p.primary_before += dyad.attended  # the course cap counts sessions over all dyads
@@ -477,6 +491,7 @@ class Service:
         """End all of a patient's dyads and record the exit; refill freed slots."""
         if p.exited:
             return
+        dy: Dyad
         freed = [(dy.clinician.team, dy.discipline) for dy in p.dyads]
         for dy in list(p.dyads):
             self.end_dyad(dy)
