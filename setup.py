@@ -1,9 +1,10 @@
 """Build: compile the hot path with Cython when a C compiler is available.
 
-``entities``, ``rupture`` and ``session`` are written in Cython's pure-Python mode: the
-same files run as ordinary Python. With a compiler (gcc or clang, and the Python
-headers) pip builds them into C extensions, about 1.5x faster; without one the build
-warns and the package installs as pure Python with identical results.
+The modules listed in ``simulation/build.py`` are compiled; ``entities``, ``rupture``,
+``session`` and ``service`` carry Cython pure-Python-mode types (and ``.pxd`` files), the
+others are compiled as they are. The same files run as ordinary Python: with a compiler
+(gcc or clang, and the Python headers) pip builds C extensions, about twice as fast;
+without one the build warns and the package installs as pure Python with identical results.
 ``ALLIANCE_SIM_PURE=1`` at install time skips compilation on purpose.
 """
 
@@ -13,7 +14,18 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["entities", "rupture", "session", "service", "events", "rng", "capacity", "lazyheap", "policies"]
+def _compiled() -> list[str]:
+    """The module list in simulation/build.py (read, not imported: the package may not import yet)."""
+    import ast
+
+    tree = ast.parse(open(os.path.join("simulation", "build.py")).read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "COMPILED":
+            return list(ast.literal_eval(node.value))
+    raise RuntimeError("COMPILED not found in simulation/build.py")
+
+
+COMPILED = _compiled()
 
 
 class OptionalBuildExt(build_ext):

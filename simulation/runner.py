@@ -254,6 +254,12 @@ def gather(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]
     return out
 
 
+def compiled_modules() -> list[str]:
+    from .build import compiled_modules as compiled
+
+    return compiled()
+
+
 def code_version() -> str:
     root = Path(__file__).resolve().parents[1]
     try:
@@ -296,6 +302,7 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
         "row_counts": counts,
         "package_versions": package_versions(),
         "code_version": code_version(),
+        "compiled_modules": compiled_modules(),  # the hot path ran as C (setup.py) or as Python
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **res.manifest,
         **(extra or {}),

@@ -1,7 +1,7 @@
 """The compiled hot path (Cython) is in use where it can be, and changes no result.
 
-``entities``, ``rupture``, ``session``, ``service`` and ``events`` are compiled by
-setup.py; the first three are Cython pure-Python mode (typed): one source, run
+The modules in ``simulation/build.py`` are compiled by setup.py; ``entities``,
+``rupture``, ``session`` and ``service`` carry Cython pure-Python-mode types: one source, run
 compiled when the install had a C compiler and as Python otherwise. These tests check
 that the C declarations match the Python ones, that a compiled install really runs the
 compiled modules (and not stale ones), that the uncompiled source gives the same tables
@@ -25,14 +25,14 @@ import pandas as pd
 import pytest
 
 import simulation
-from simulation import entities, events, rupture, service, session
+from simulation import build, capacity, entities, events, lazyheap, policies, rng, rupture, service, session
 from simulation.api import load_config
 from simulation.rupture import NONE, REPAIR_NONE, RUPTURE_MODELS, RuptureModel, register
 from simulation.service import Service
 
 PKG = Path(simulation.__file__).resolve().parent
 ROOT = PKG.parent
-HOT = (entities, rupture, session, service, events)
+HOT = (entities, rupture, session, service, events, rng, capacity, lazyheap, policies)
 COMPILED = all(Path(m.__file__).name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) for m in HOT)
 
 # Small runs that go through every branch of the session step: ruptures, repairs,
@@ -49,9 +49,23 @@ def _tables(overrides: list[str]) -> dict:
     return Service(load_config(overrides), 3, "check").run()
 
 
-def test_the_compiled_modules_here_are_the_ones_setup_builds():
-    listed = re.search(r"COMPILED = \[(.*?)\]", (ROOT / "setup.py").read_text()).group(1)
-    assert sorted(re.findall(r'"(\w+)"', listed)) == sorted(m.__name__.split(".")[-1] for m in HOT)
+def test_the_modules_checked_here_are_the_ones_setup_builds():
+    assert sorted(build.COMPILED) == sorted(m.__name__.split(".")[-1] for m in HOT)
+
+
+@pytest.mark.skipif(not COMPILED, reason="the hot path is not compiled here")
+def test_an_edited_source_makes_the_import_warn(tmp_path):
+    """A stale extension would silently run old code; the package says so on import."""
+    src = PKG / "session.py"
+    before = src.stat().st_mtime
+    try:
+        os.utime(src, (before, Path(session.__file__).stat().st_mtime + 10))
+        assert build.stale_modules() == ["session"]
+        with pytest.warns(RuntimeWarning, match="session changed since"):
+            build.warn_if_stale()
+    finally:
+        os.utime(src, (before, before))
+    assert build.stale_modules() == []
 
 
 def test_pxd_declares_every_field_in_order_with_its_type():
@@ -82,12 +96,7 @@ def test_a_compiler_means_the_hot_path_is_compiled():
 @pytest.mark.skipif(not COMPILED, reason="the hot path is not compiled here")
 def test_compiled_modules_are_not_older_than_their_sources():
     """A stale extension shadows an edited .py: rebuild with `make` (or `pip install -e .`)."""
-    for m in HOT:
-        built = Path(m.__file__).stat().st_mtime
-        name = Path(m.__file__).name.split(".")[0]
-        for src in (PKG / f"{name}.py", PKG / f"{name}.pxd"):
-            if src.exists():
-                assert built >= src.stat().st_mtime, f"{m.__file__} is older than {src.name}"
+    assert build.stale_modules() == []
 
 
 @pytest.mark.skipif(not COMPILED, reason="the hot path is not compiled here: nothing to compare")

@@ -1,0 +1,50 @@
+"""Which modules run compiled, and a warning when a compiled build is older than its source.
+
+setup.py compiles the modules named in ``COMPILED`` with Cython when the install has a C
+compiler (it reads this list). An extension module shadows its ``.py``: after an edit to
+one of these files without a rebuild, Python would go on running the old code, so
+importing the package warns about it (``make`` rebuilds; so does ``pip install -e .``).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import warnings
+from pathlib import Path
+
+# The hot path: agents, session step, rupture models, service, event loop, random tapes,
+# capacity index and policies. Typed (Cython pure-Python mode) or compiled as plain Python.
+COMPILED = ("entities", "rupture", "session", "service", "events", "rng", "capacity", "lazyheap", "policies")
+
+_PKG = Path(__file__).resolve().parent
+_EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def _origin(name: str) -> Path:
+    spec = importlib.util.find_spec(f"{__package__}.{name}")
+    return Path(spec.origin)
+
+
+def compiled_modules() -> list[str]:
+    """The modules of ``COMPILED`` that import as C extensions in this installation."""
+    return [m for m in COMPILED if _origin(m).name.endswith(_EXT)]
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules older than their ``.py`` or ``.pxd`` (edited since the build)."""
+    stale = []
+    for m in compiled_modules():
+        built = _origin(m).stat().st_mtime
+        sources = [_PKG / f"{m}.py", _PKG / f"{m}.pxd"]
+        if any(s.exists() and s.stat().st_mtime > built for s in sources):
+            stale.append(m)
+    return stale
+
+
+def warn_if_stale() -> None:
+    stale = stale_modules()
+    if stale:
+        warnings.warn(f"alliance-sim: simulation/{', '.join(stale)} changed since they were compiled; "
+                      "the old compiled code runs until you rebuild (`make`, or `pip install -e .`)",
+                      RuntimeWarning, stacklevel=2)
