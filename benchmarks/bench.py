@@ -103,7 +103,9 @@ def calls_per_session(cfg) -> float:
     """Python function calls per session (cProfile): the model's work, free of timing noise.
 
     Constant across scales means the work is linear in the sessions; what grows in the
-    timings is then the memory hierarchy (the floor grows with it).
+    timings is then the memory hierarchy (the floor grows with it). Counted with the whole
+    model run as Python (the child runs with ALLIANCE_SIM_PURE=1): calls inside compiled
+    code are invisible to cProfile.
     """
     import cProfile
     import pstats
@@ -119,7 +121,7 @@ def calls_per_session(cfg) -> float:
     return pstats.Stats(prof).total_calls / sessions
 
 
-def measure_single(overrides: list[str], repeats: int, calls: bool = False) -> dict:
+def measure_single(overrides: list[str], repeats: int) -> dict:
     """Run one configuration ``repeats`` times in this process; best time, peak memory."""
     from simulation.api import load_config
     from simulation.service import Service
@@ -152,8 +154,7 @@ def measure_single(overrides: list[str], repeats: int, calls: bool = False) -> d
     floors = [bare_simpy_floor(*inputs) for _ in range(max(3, repeats))]
     floor = min(f[0] for f in floors)
     floor_sessions = sum(inputs[2])
-    extra = {"calls_per_session": calls_per_session(cfg)} if calls else {}
-    return {**extra,
+    return {
         "sessions": n_sessions, "patients": len(tables["patients"]),
         "seconds": best_total, "sim_seconds": best_sim,
         "sessions_per_s": n_sessions / best_total, "sim_sessions_per_s": n_sessions / best_sim,
@@ -222,9 +223,10 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
             "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
 
 
-def _subprocess(kind: str, payload: dict) -> dict:
+def _subprocess(kind: str, payload: dict, pure: bool = False) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(payload)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "ALLIANCE_SIM_PURE": "1"} if pure else None
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -278,7 +280,11 @@ def main(argv=None) -> int:
     if args.child:
         kind, payload = args.child[0], json.loads(args.child[1])
         if kind == "single":
-            out = measure_single(payload["overrides"], payload["repeats"], payload.get("calls", False))
+            out = measure_single(payload["overrides"], payload["repeats"])
+        elif kind == "calls":
+            from simulation.api import load_config
+
+            out = {"calls_per_session": calls_per_session(load_config(payload["overrides"]))}
         else:
             out = measure_parallel(payload["overrides"], payload["replications"], payload["workers"])
         print(json.dumps(out))
@@ -296,6 +302,11 @@ def main(argv=None) -> int:
 
     print(f"alliance-sim benchmark  commit {commit}  cores {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
     print("size: 10-year horizon after 180-day warm-up, replication 0; scale k multiplies referrals and staff")
+    from simulation.build import COMPILED, compiled_modules
+
+    done = compiled_modules()
+    print(f"hot path: {len(done)} of {len(COMPILED)} modules compiled"
+          + ("" if len(done) == len(COMPILED) else " (run `make` with a C compiler, or unset ALLIANCE_SIM_PURE)"))
     hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
            f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}"
            + (f" {'calls':>6}" if args.calls else ""))
@@ -308,8 +319,9 @@ def main(argv=None) -> int:
                 print(hdr)
             for table in ("true", "false"):
                 over = _scaled(service, scale) + [f"output.sessions={table}"]
-                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 2,
-                                           "calls": args.calls and table == "true"})
+                r = _subprocess("single", {"overrides": over, "repeats": repeats if scale < 16 else 2})
+                if args.calls and table == "true":
+                    r.update(_subprocess("calls", {"overrides": over}, pure=True))
                 print(f"{service:16} {scale:>5} {table[:2]:>5} {r['sessions']:>9} {r['sessions_per_s']:>9.0f} "
                       f"{r['sim_sessions_per_s']:>10.0f} {r['floor_us']:>8.2f} {r['model_us']:>8.2f} "
                       f"{r['ratio_to_floor']:>6.1f} {r['peak_rss_mb']:>7.0f} {r['bytes_per_session']:>7.0f} "

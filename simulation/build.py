@@ -4,12 +4,20 @@ setup.py compiles the modules named in ``COMPILED`` with Cython when the install
 compiler (it reads this list). An extension module shadows its ``.py``: after an edit to
 one of these files without a rebuild, Python would go on running the old code, so
 importing the package warns about it (``make`` rebuilds; so does ``pip install -e .``).
+
+``ALLIANCE_SIM_PURE=1`` in the environment runs these modules from their ``.py`` files
+even where they are compiled (same results, slower): for debuggers, coverage and
+profilers, and to check that both give the same tables. At install time the same
+variable skips compilation.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -48,3 +56,19 @@ def warn_if_stale() -> None:
         warnings.warn(f"alliance-sim: simulation/{', '.join(stale)} changed since they were compiled; "
                       "the old compiled code runs until you rebuild (`make`, or `pip install -e .`)",
                       RuntimeWarning, stacklevel=2)
+
+
+class _SourceFirst(importlib.abc.MetaPathFinder):
+    """Finds the compiled modules' ``.py`` files before their extensions."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        package, _, name = fullname.rpartition(".")
+        if package == __package__ and name in COMPILED:
+            return importlib.util.spec_from_file_location(fullname, _PKG / f"{name}.py")
+        return None
+
+
+def run_pure_if_asked() -> None:
+    """With ``ALLIANCE_SIM_PURE`` set, import the hot path from source (call before it is imported)."""
+    if os.environ.get("ALLIANCE_SIM_PURE") and not any(isinstance(f, _SourceFirst) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFirst())
