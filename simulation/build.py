@@ -53,9 +53,10 @@ def stale_modules() -> list[str]:
 def warn_if_stale() -> None:
     stale = stale_modules()
     if stale:
-        warnings.warn(f"alliance-sim: simulation/{', '.join(stale)} changed since they were compiled; "
-                      "the old compiled code runs until you rebuild (`make`, or `pip install -e .`)",
-                      RuntimeWarning, stacklevel=2)
+        files = ", ".join(f"simulation/{m}.py" for m in stale)
+        were = "was edited after it was" if len(stale) == 1 else "were edited after they were"
+        warnings.warn(f"alliance-sim: {files} {were} compiled; the old compiled code runs until you rebuild "
+                      "(`make`, or `pip install -e .`)", RuntimeWarning, stacklevel=2)
 
 
 class _SourceFirst(importlib.abc.MetaPathFinder):

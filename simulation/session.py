@@ -32,8 +32,8 @@ U_ATTEND, U_DROPOUT, U_GAIN, U_POLICY, U_SPARE = rng.U_ATTEND, rng.U_DROPOUT, rn
 Z_GOALS, Z_TASKS, Z_BOND = rng.Z_GOALS, rng.Z_TASKS, rng.Z_BOND
 Z_PATIENT, Z_CLINICIAN, Z_SYMPTOM, Z_MEASURE = (rng.Z_PATIENT_RATING, rng.Z_CLINICIAN_RATING, rng.Z_SYMPTOM,
                                                rng.Z_MEASURE)
-if cython.compiled:  # the C row written by record() is the recorder's struct row, byte for byte
-    assert cython.sizeof(SessionRow) == ROW.size, (cython.sizeof(SessionRow), ROW.size)
+if cython.compiled and cython.sizeof(SessionRow) != ROW.size:  # record() writes recorder.ROW's bytes
+    raise ImportError(f"session.pxd's SessionRow is {cython.sizeof(SessionRow)} bytes, recorder.ROW {ROW.size}")
 
 
 @cython.cfunc
