@@ -3,7 +3,7 @@
 The modules listed in ``simulation/build.py`` are compiled; ``entities``, ``rupture``,
 ``session`` and ``service`` carry Cython pure-Python-mode types (and ``.pxd`` files), the
 others are compiled as they are. The same files run as ordinary Python: with a compiler
-(gcc or clang, and the Python headers) pip builds C extensions, about twice as fast;
+(gcc or clang, and the Python headers) pip builds C extensions, 2-2.5 times as fast;
 without one the build warns and the package installs as pure Python with identical results.
 ``ALLIANCE_SIM_PURE=1`` at install time skips compilation on purpose.
 """
