@@ -40,6 +40,8 @@ SESSION_COLUMNS = (
 _STRUCT = {"i": "i", "d": "d", "b": "b"}
 _NUMPY = {"i": "=i4", "d": "=f8", "b": "=i1"}
 _TABLE = {"i": "int64", "d": "float64", "b": "int8"}  # column dtypes of the DataFrame
+_FLAGS = ("attended", "rupture_reported", "unresolved")  # 0/1 bytes, bool columns in the table
+_CODES = {"rupture": RUPTURE_TYPES, "repair": REPAIR_OUTCOMES}  # codes, categorical columns
 ROW = struct.Struct("=" + "".join(_STRUCT[code] for _, code in SESSION_COLUMNS))
 ROW_DTYPE = np.dtype([(name, _NUMPY[code]) for name, code in SESSION_COLUMNS])
 BYTES_PER_SESSION = ROW.size
@@ -71,15 +73,16 @@ class SessionRecorder:
 
     def frame(self) -> pd.DataFrame:
         rows = np.frombuffer(self._buf, dtype=ROW_DTYPE)
-        data = {name: rows[name].astype(_TABLE[code], copy=True) for name, code in SESSION_COLUMNS}
+        data = {}
+        for name, code in SESSION_COLUMNS:  # every column in its final dtype: one DataFrame build
+            if name in _FLAGS:
+                data[name] = rows[name].astype(bool)
+            elif name in _CODES:
+                data[name] = pd.Categorical.from_codes(rows[name].astype(np.int8), categories=list(_CODES[name]))
+            else:
+                data[name] = rows[name].astype(_TABLE[code], copy=True)
         del rows  # release the buffer export so the bytearray can grow again
-        df = pd.DataFrame(data)
-        df["attended"] = df["attended"].astype(bool)
-        df["rupture_reported"] = df["rupture_reported"].astype(bool)
-        df["unresolved"] = df["unresolved"].astype(bool)
-        df["rupture"] = pd.Categorical.from_codes(df["rupture"].to_numpy(), categories=list(RUPTURE_TYPES))
-        df["repair"] = pd.Categorical.from_codes(df["repair"].to_numpy(), categories=list(REPAIR_OUTCOMES))
-        return df
+        return pd.DataFrame(data)
 
 
 def _ignore(*_args) -> None:
