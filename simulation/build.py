@@ -40,7 +40,13 @@ def compiled_modules() -> list[str]:
 
 
 def stale_modules() -> list[str]:
-    """Compiled modules older than their ``.py`` or ``.pxd`` (edited since the build)."""
+    """Compiled modules older than their ``.py`` or ``.pxd`` (edited since the build).
+
+    Only in a source checkout (setup.py beside the package), where edits happen; an
+    installed copy's file times are those of its unpacking, not of its build.
+    """
+    if not (_PKG.parent / "setup.py").exists():
+        return []
     stale = []
     for m in compiled_modules():
         built = _origin(m).stat().st_mtime
