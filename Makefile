@@ -7,13 +7,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench clean
 
-# The compiled hot path (setup.py) is rebuilt when its sources change.
-HOT := $(wildcard simulation/entities.py simulation/rupture.py simulation/session.py simulation/*.pxd)
+# The compiled hot path (setup.py) is rebuilt when its sources change: the modules named
+# in COMPILED in simulation/build.py, and the .pxd files.
+HOT := simulation/build.py $(wildcard simulation/*.pxd) \
+       $(patsubst %,simulation/%.py,$(shell sed -n 's/^COMPILED = (\(.*\))$$/\1/p' simulation/build.py | tr -d '",'))
 
 $(STAMP): pyproject.toml constraints.txt setup.py $(HOT)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	# PIP_CONSTRAINT also pins the build environment's Cython, so the compiled code is reproducible.
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -27,4 +30,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache build simulation/*.so simulation/*.c
