@@ -411,8 +411,8 @@ class Service:
             start = [ts * carried + (1 - ts) * al.initial_share * pk for pk in pots]
         w = self.care_weights[self.care.index(d)] if d in self.care else 0.0
         dyad: Dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
-                    start_day=self.env.now, goals=start[0], tasks=start[1], bond=start[2],
-                    potential_goals=pots[0], potential_tasks=pots[1], potential_bond=pots[2])
+                          start_day=self.env.now, goals=start[0], tasks=start[1], bond=start[2],
+                          potential_goals=pots[0], potential_tasks=pots[1], potential_bond=pots[2])
         wg, wt, wb = al.weights
         dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
         self.dyads_created += 1
