@@ -1,8 +1,8 @@
 """A packed row buffer for the session table.
 
-The hot path packs each session's 17 values with one ``struct`` call onto a
-``bytearray`` (85 bytes a session: 4 per id or index, 8 per day or rating, 1 per flag or
-code), which costs about half of 17 ``array.append`` calls. The buffer is read as a numpy
+The session step (``session.record``) appends each session's 17 values to a ``bytearray``
+as one packed row (85 bytes: 4 per id or index, 8 per day or rating, 1 per flag or code):
+a C struct write when compiled, one ``struct`` call otherwise. The buffer is read as a numpy
 structured array once at the end (or per part file when the table is streamed) and
 turned into a DataFrame with 64-bit columns. No dicts, no pandas in the hot path. Fewer
 bytes matter in large runs: the buffer streams through the same caches as the model.
@@ -48,31 +48,22 @@ BYTES_PER_SESSION = ROW.size
 
 
 class SessionRecorder:
-    """Append-only session log; ``add`` is bound once per run for speed."""
+    """Append-only session log: ``buffer`` holds the rows ``session.record`` writes."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._buf = bytearray()
-        # The session step appends rows to ``buffer`` itself (session.record: a C struct
-        # write when compiled). ``clear`` keeps the same buffer, so references stay valid.
-        self.buffer = self._buf
-        self.extend = extend = self._buf.extend
-        self.pack = pack = ROW.pack
-
-        def add(*row):
-            extend(pack(*row))
-
-        self.add = add if enabled else _ignore
+        # ``clear`` keeps this bytearray, so the session step's reference stays valid.
+        self.buffer = bytearray()
 
     def __len__(self) -> int:
-        return len(self._buf) // ROW.size
+        return len(self.buffer) // ROW.size
 
     def clear(self) -> None:
-        """Drop every buffered row (``add`` keeps appending to the same buffer)."""
-        del self._buf[:]
+        """Drop every buffered row (the same buffer is appended to afterwards)."""
+        del self.buffer[:]
 
     def frame(self) -> pd.DataFrame:
-        rows = np.frombuffer(self._buf, dtype=ROW_DTYPE)
+        rows = np.frombuffer(self.buffer, dtype=ROW_DTYPE)
         data = {}
         for name, code in SESSION_COLUMNS:  # every column in its final dtype: one DataFrame build
             if name in _FLAGS:
@@ -83,7 +74,3 @@ class SessionRecorder:
                 data[name] = rows[name].astype(_TABLE[code], copy=True)
         del rows  # release the buffer export so the bytearray can grow again
         return pd.DataFrame(data)
-
-
-def _ignore(*_args) -> None:
-    return None

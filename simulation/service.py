@@ -426,14 +426,10 @@ class Service:
             self.n_waiting -= 1
             self.n_in_care += 1
             p.in_care = True
-        self.update_team_alliance(p)
+        update_team_alliance(p)
         delay = self.cfg.service.first_appointment_delay_days
         self.step.start(dyad, delay)
         return dyad
-
-    def update_team_alliance(self, p: Patient) -> None:
-        """The patient's relationship with the team (see :func:`session.update_team_alliance`)."""
-        update_team_alliance(p)
 
     def end_dyad(self, dyad: Dyad) -> None:
         """Close a dyad and free the clinician's slot (refilled by the caller)."""
@@ -451,7 +447,7 @@ class Service:
         if dyad.unresolved:
             p.unresolved -= 1
         if p.dyads:
-            self.update_team_alliance(p)
+            update_team_alliance(p)
 
     def reassign(self, dyad: Dyad, cause: str, hold: Optional[list] = None) -> bool:
         """End a dyad and put the patient back in line for the same discipline.

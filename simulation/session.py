@@ -300,11 +300,7 @@ class SessionStep:
                 kind, repair, reported = rupture.at_session(dyad, c, p, u, j, fbk)
                 a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
                 dyad.alliance = a
-                if len(p.dyads) == 1:
-                    p.team_alliance = a
-                    p.unresolved_share = 1.0 if dyad.unresolved else 0.0
-                else:
-                    update_team_alliance(p)
+                update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
                 rp = a + p.rating_bias + pe_sd * zv[k + Z_PATIENT]
                 rc = a + c.rater_bias + ce_sd * zv[k + Z_CLINICIAN]
@@ -378,19 +374,19 @@ class SessionStep:
         n = dyad.n
         dyad.n = n + 1
         effect = self.effects[dyad.discipline]
+        obs = NAN
         if attended:
             obs = self.symptoms(p, cover.outcome_skill, effect, tape.z[k + Z_SYMPTOM], tape.z[k + Z_MEASURE],
                                 tape.u[j + U_GAIN])
             dyad.attended += 1
             p.sessions_attended += 1
             p.consecutive_dnas = 0
-            svc.recorder.add(p.id, cover.id, dyad.id, n, now, 1, dyad.alliance, dyad.goals, dyad.tasks,
-                             dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, obs)
             reason = self.course_end(p, dyad, obs, effect)
         else:
-            svc.recorder.add(p.id, cover.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks,
-                             dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
             reason = self.missed(p)
+        if svc.recorder.enabled:
+            record(svc.recorder.buffer, p.id, cover.id, dyad.id, n, now, attended, dyad.alliance, dyad.goals,
+                   dyad.tasks, dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, obs)
         reason = self.after_contact(p, attended, reason, tape.u[j + U_DROPOUT], wait_weeks, now)
         if reason is not None:
             svc.discharge(p, reason)

@@ -7,6 +7,7 @@ import pytest
 
 from simulation.api import load_config, run
 from simulation.service import Service
+from simulation.session import update_team_alliance
 
 B_SMALL = ["reference=community_team", "run.replications=1", "run.warmup_days=400", "run.horizon_days=400",
            "run.progress=false", "turnover.annual_rate=0", "turnover.absence_per_year=0"]
@@ -26,7 +27,7 @@ def test_transfer_share_sets_the_starting_alliance(share):
     (old,) = p.dyads
     old.goals, old.tasks, old.bond = 0.2, 0.3, 0.4
     old.alliance = sum(w * x for w, x in zip(svc.cfg.alliance.weights, (0.2, 0.3, 0.4)))
-    svc.update_team_alliance(p)
+    update_team_alliance(p)
     trust = p.team_alliance
     assert svc.reassign(old, "policy")
     (new,) = p.dyads
