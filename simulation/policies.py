@@ -4,8 +4,9 @@
 * reassignment: whether, after a session, a patient is moved to another clinician;
 * on_leave: what happens to a departing clinician's patients.
 
-A new policy is one class with ``@register_*("name")`` and, if it needs parameters,
-keys in :class:`simulation.config.PolicyConfig`.
+A new policy is one class with ``@register_*("name")``. A reassignment policy that needs
+parameters gets its own section: a dataclass field of :class:`simulation.config.PolicyConfig`
+named like the policy (``policy.alliance_threshold.*``), which is what it receives as ``cfg``.
 """
 
 from __future__ import annotations
@@ -127,9 +128,10 @@ class ReassignmentPolicy:
     """Decide after an attended session whether the dyad should end for another clinician.
 
     ``after_session`` returns None (stay) or a cause: "policy" or "patient_request".
+    ``cfg`` is the policy's own section (``policy.<name>``), None for one without parameters.
     """
 
-    def __init__(self, cfg: PolicyConfig, service: "Service"):
+    def __init__(self, cfg: Optional[object], service: "Service"):
         self.cfg = cfg
         self.service = service
 
@@ -150,8 +152,8 @@ class Continuity(ReassignmentPolicy):
 class _Measured(ReassignmentPolicy):
     """Shared by policies that act on a *measurement* of the patient-rated alliance.
 
-    A measurement is taken at every ``policy.measure_every``-th attended session of the
-    dyad (1 = every attended session). A move is only made when the patient's team has
+    A measurement is taken at every ``measure_every``-th attended session of the dyad
+    (``policy.alliance_threshold.measure_every``; 1 = every attended session). A move is only made when the patient's team has
     another clinician of the discipline in post whom the patient has not left before.
     """
 
@@ -264,6 +266,7 @@ class HoldForReplacement(OnLeavePolicy):
 
 
 def make_policies(cfg: PolicyConfig, service: "Service"):
+    """The allocation, reassignment and on-leave policies; a reassignment policy gets its own section."""
     return (ALLOCATION[cfg.allocation](cfg, service),
-            REASSIGNMENT[cfg.reassignment](cfg, service),
+            REASSIGNMENT[cfg.reassignment](getattr(cfg, cfg.reassignment, None), service),
             ON_LEAVE[cfg.on_leave](cfg, service))
