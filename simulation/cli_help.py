@@ -36,10 +36,10 @@ COMMON_KEYS: list[tuple[str, str]] = [
 ]
 
 
-def _first_sentence(text: str, width: int = 68) -> str:
+def _first_sentence(text: str, width: int = 76) -> str:
     """The description's first sentence, shortened to ``width`` characters."""
     flat = " ".join(str(text).split())
-    first = re.split(r"(?<=[.:;])\s", flat, maxsplit=1)[0].rstrip(".:;")
+    first = re.split(r"(?<=\.)\s", flat, maxsplit=1)[0].rstrip(".")
     return textwrap.shorten(first, width=width, placeholder="...")
 
 

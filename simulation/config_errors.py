@@ -35,10 +35,12 @@ MOVED: dict[str, tuple[str, ...]] = {
 
 
 def field_hint(key: str) -> Optional[Any]:
-    """The schema annotation of a dotted key (``service.disciplines[0].count`` works too)."""
+    """The schema annotation of a dotted key (``service.disciplines[0].count`` and ``.0.`` work too)."""
     cls: Any = Config
     hint: Any = None
     for part in key.split("."):
+        if part.isdigit():  # a list index in Hydra's form (service.disciplines.0.count)
+            continue
         part = re.sub(r"\[\d*\]$", "", part)
         if not dataclasses.is_dataclass(cls):
             return None

@@ -25,7 +25,12 @@ EXE = str(Path(sys.executable).parent / "alliance-sim")
 # Schema files: they declare and check keys, so a key read only there does nothing.
 SCHEMA_FILES = {"simulation/config.py", "simulation/validate.py"}
 # Leaf keys legitimately read by no attribute access in simulation/ or analysis/, with why.
-NOT_READ_BY_MODEL: dict[str, str] = {}
+NOT_READ_BY_MODEL: dict[str, str] = {
+    "population.severity_scale": "a label naming the questionnaire (PHQ-9, HoNOS) for readers of the config and "
+                                 "the manifest; the numbers that use the scale are severity_max, caseness, ...",
+    "alliance.instrument": "a label naming the rating instrument (WAI-SR), used only in validate.py's message "
+                           "for a threshold off the scale; the scale itself is scale_min/scale_max",
+}
 
 
 def leaf_keys(cls: type = Config, prefix: str = "") -> list[str]:
