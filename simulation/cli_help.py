@@ -26,7 +26,7 @@ COMMON_KEYS: list[tuple[str, str]] = [
     ("output.dir=PATH", "write the run there; rerunning reuses finished chunks"),
     ("output.sessions=false", "skip the per-session table (large runs)"),
     ("service.clinicians=12", "posts in the first discipline"),
-    ("service.referrals_per_week=30", "referral rate"),
+    ("service.referrals_per_week=30", "referrals a week (Poisson)"),
     ("service.disciplines.0.caseload_cap=25", "caseload cap of the first discipline (1: the second)"),
     ("turnover.annual_rate=0.3", "leavers per clinician-year, a fraction (0.3 = 30% a year)"),
     ("intervention.training_share=0.5", "share of clinicians trained in rupture repair"),

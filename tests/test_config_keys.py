@@ -114,6 +114,17 @@ def test_population_trait_distributions_are_applied():
     assert per_session(c) > 1.2 * per_session(a)
 
 
+def test_readme_caseload_cap_command_changes_the_cap():
+    """README: `alliance-sim reference=community_team service.disciplines.0.caseload_cap=25`."""
+    from simulation.api import run
+
+    res = run(["experiment=null", "reference=community_team", "service.disciplines.0.caseload_cap=25",
+               "run.replications=1", "run.warmup_days=0", "run.horizon_days=30", "run.progress=false",
+               "output.sessions=false"])
+    caps = res.clinicians.groupby("discipline")["caseload_cap"].unique().to_dict()
+    assert list(caps["care_coordinator"]) == [25] and list(caps["psychiatrist"]) == [180]
+
+
 # --------------------------------------------------------------------------- moved keys
 def test_moved_keys_point_at_existing_new_keys():
     for old, new in MOVED.items():
