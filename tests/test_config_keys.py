@@ -205,8 +205,9 @@ def test_help_page_common_keys_are_real_keys():
 
 # --------------------------------------------------------------------------- make run
 def _make_dry_run(*args: str) -> subprocess.CompletedProcess:
-    # A clean environment: under `make test` MAKEFLAGS would pass the outer ARGS to this make.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    # A clean environment: under `make test` the outer ARGS reaches this make (in MAKEFLAGS and as a variable).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS", "PYTHON")}
     return subprocess.run(["make", "-n", "run", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
 
 
