@@ -153,8 +153,9 @@ class _Measured(ReassignmentPolicy):
     """Shared by policies that act on a *measurement* of the patient-rated alliance.
 
     A measurement is taken at every ``measure_every``-th attended session of the dyad
-    (``policy.alliance_threshold.measure_every``; 1 = every attended session). A move is only made when the patient's team has
-    another clinician of the discipline in post whom the patient has not left before.
+    (``policy.alliance_threshold.measure_every``; 1 = every attended session). A move is
+    only made when the patient's team has another clinician of the discipline in post whom
+    the patient has not left before.
     """
 
     def measured(self, dyad: Dyad) -> bool:
