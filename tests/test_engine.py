@@ -245,17 +245,13 @@ class _ScheduledLink:
         self.env, self.again, self.callbacks, self._ok, self._value = env, [callback], None, True, None
 
     def book(self, delay):
+        from simpy.events import NORMAL
+
         self.callbacks = self.again
-        self.env.schedule(self, simpy_normal(), delay)
+        self.env.schedule(self, NORMAL, delay)
 
     def book_at(self, at):
-        self.book(at - self.env.now)
-
-
-def simpy_normal():
-    import simpy
-
-    return simpy.events.NORMAL
+        self.book(at - self.env.now)  # exact here: every day in these chains is a binary fraction
 
 
 def _chains(env, log, make):
