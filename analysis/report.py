@@ -381,7 +381,7 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     d = settings["design"]
     doc.h(2, "Trial emulation: cluster-randomised trial of rupture-repair training")
     doc.p(f"Each replication of scenario '{settings['scenario']}' is one trial: clinicians are randomised to "
-          "training (simple randomisation, probability `rupture.training_share`), patients are analysed under "
+          "training (simple randomisation, probability `intervention.training_share`), patients are analysed under "
           "the arm of the clinician who first treated them. A design of k clinicians and m patients per clinician "
           "takes the first k clinicians and each one's first m measured patients who finished treatment. "
           "Primary analysis: two-sample t-test on clinicians' mean outcomes (cluster-level summaries, k − 2 "

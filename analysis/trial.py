@@ -3,7 +3,7 @@
 How the trial maps onto runs (set in ``experiments/trial_emulation.yaml``):
 
 * **One replication is one trial.** In the ``trial`` scenario every clinician is trained
-  with probability ``rupture.training_share`` (0.5), using the clinician's own uniform
+  with probability ``intervention.training_share`` (0.5), using the clinician's own uniform
   draw: simple randomisation of clinicians (clusters). Patients are nested in the
   clinician who first treated them (``first_clinician_id``); they are analysed under that
   clinician's arm (intention to treat, even if later reassigned).

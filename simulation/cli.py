@@ -132,9 +132,14 @@ DEFAULT_EXPERIMENT = "default"
 
 
 def main() -> None:
+    """The ``alliance-sim`` command: pick the default experiment, print the help page, check, then run."""
     # With no experiment named, the command runs the default experiment (experiment=null: one scenario).
     if not any(a.split("=", 1)[0].lstrip("+~") == "experiment" for a in sys.argv[1:] if "=" in a):
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):  # a short page for new users before Hydra's dump
+        from .cli_help import help_page
+
+        print(help_page(), flush=True)
     try:
         _precheck(sys.argv[1:])
         _app()

@@ -7,7 +7,7 @@ An experiment file ``experiments/NAME.yaml`` holds::
     baseline: usual_care                  # scenario the others are compared with
     scenarios:                            # name -> overrides on top of the above
       usual_care: []
-      trained: [rupture.training_share=1.0]
+      trained: [intervention.training_share=1.0]
     kpis: [dropout_rate, recovery_rate]   # KPIs to compare (default: all)
     figures: [kpis, retention]            # figures to draw (see analysis.figures)
 """

@@ -4,10 +4,12 @@
 * reassignment: whether, after a session, a patient is moved to another clinician;
 * on_leave: what happens to a departing clinician's patients.
 
-A new policy is one class with ``@register_*("name")`` and, if it needs parameters,
-keys in :class:`simulation.config.PolicyConfig`. A policy sees the service only through
-:class:`simulation.ports.PolicyPort` (moves, queues, alternatives, keyed random draws),
-and keeps its own state (the hold rule's held patients, the queueing priority of moves).
+A new policy is one class with ``@register_*("name")``. A reassignment policy that needs
+parameters gets its own section: a dataclass field of :class:`simulation.config.PolicyConfig`
+named like the policy (``policy.alliance_threshold.*``), which it reads as ``self.cfg``. A
+policy sees the service only through :class:`simulation.ports.PolicyPort` (moves, queues,
+alternatives, keyed random draws), and keeps its own state (the hold rule's held patients,
+the queueing priority of moves).
 """
 
 from __future__ import annotations
@@ -132,11 +134,12 @@ class ReassignmentPolicy:
 
     ``after_session`` returns None (stay) or a cause: "policy" or "patient_request". The
     session step then moves the patient, who queues ahead of new referrals when the
-    policy's ``priority`` is set (``policy.reassignment_priority``).
+    policy's ``priority`` is set (``policy.reassignment_priority``). ``self.cfg`` is the
+    policy's own section, ``policy.<name>`` (None for a policy without parameters).
     """
 
     def __init__(self, cfg: PolicyConfig, service: "PolicyPort"):
-        self.cfg = cfg
+        self.cfg = getattr(cfg, getattr(self, "name", ""), None)  # its own section, policy.<name>
         self.service = service
         self.priority = bool(cfg.reassignment_priority)  # moved patients queue before new referrals
 
@@ -158,9 +161,10 @@ class Continuity(ReassignmentPolicy):
 class _Measured(ReassignmentPolicy):
     """Shared by policies that act on a *measurement* of the patient-rated alliance.
 
-    A measurement is taken at every ``policy.measure_every``-th attended session of the
-    dyad (1 = every attended session). A move is only made when the patient's team has
-    another clinician of the discipline in post whom the patient has not left before.
+    A measurement is taken at every ``measure_every``-th attended session of the dyad
+    (``policy.alliance_threshold.measure_every``; 1 = every attended session). A move is
+    only made when the patient's team has another clinician of the discipline in post whom
+    the patient has not left before.
     """
 
     def measured(self, dyad: Dyad) -> bool:

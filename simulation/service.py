@@ -119,7 +119,7 @@ class Service:
 
             self.session_stream = SessionStream(self.recorder, sessions_dir, cfg.output.stream_rows,
                                                 self.scenario, self.replication)
-        self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
+        self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference, cfg.intervention.monitoring_detection_gain)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
         self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
@@ -191,7 +191,7 @@ class Service:
         z = self._clin_z.row(cid)
         u = self._clin_u.row(cid)
         cc = self.cfg.clinicians
-        rc = self.cfg.rupture
+        rc = self.cfg.intervention
         disc = self.disciplines[discipline]
         trained = bool(u[CU_TRAINING] < rc.training_share)
         det = cc.detection_logit_mean + cc.detection_logit_sd * z[CZ_DETECTION]
@@ -307,8 +307,8 @@ class Service:
             id=pid, referral_day=day, group=pop.group,
             baseline_severity=sev, baseline_observed=float(observed), severity=sev,
             capacity_z=pop.capacity_logit_mean + pop.capacity_logit_sd * float(z[PZ_CAPACITY]),
-            sensitivity_z=float(z[PZ_SENSITIVITY]),
-            engagement_z=float(z[PZ_ENGAGEMENT]),
+            sensitivity_z=pop.sensitivity_logit_mean + pop.sensitivity_logit_sd * float(z[PZ_SENSITIVITY]),
+            engagement_z=pop.engagement_logit_mean + pop.engagement_logit_sd * float(z[PZ_ENGAGEMENT]),
             response_rate=response,
             rating_bias=cfg.alliance.patient_bias_mean + cfg.alliance.patient_bias_sd * float(z[PZ_RATING]),
             style=tuple(z[PZ_STYLE:PZ_STYLE + self.style_dims]),

@@ -195,7 +195,7 @@ class SessionStep:
         self.sev_max = pop.severity_max
         self.caseness, self.rc = pop.caseness, pop.reliable_change
         self.meas_sd = pop.measurement_sd
-        self.monitoring = cfg.rupture.monitoring_every
+        self.monitoring = cfg.intervention.monitoring_every
         self.max_days = cfg.service.max_days_in_care
         self.primary = service.primary
         self.intervals = [(d.session_interval_days,

@@ -17,7 +17,7 @@ import simulation
 from simulation import ports
 from simulation.entities import Clinician, Dyad, Patient
 from simulation.policies import AllianceThreshold, HoldForReplacement, LeastLoaded
-from simulation.config import PolicyConfig
+from simulation.config import AllianceThresholdConfig, PolicyConfig
 
 PKG = Path(simulation.__file__).resolve().parent
 # Which modules may use the service, and through which protocols of simulation/ports.py.
@@ -224,7 +224,8 @@ def _dyad(p: Patient, c: Clinician) -> Dyad:
 
 
 def test_alliance_threshold_runs_on_the_protocol_alone():
-    cfg = PolicyConfig(reassignment="alliance_threshold", threshold=3.0, consecutive=2, measure_every=1)
+    cfg = PolicyConfig(reassignment="alliance_threshold",
+                       alliance_threshold=AllianceThresholdConfig(threshold=3.0, consecutive=2, measure_every=1))
     a, b = _clinician(0), _clinician(1)
     fake = FakeService([a, b])
     assert isinstance(fake, ports.PolicyPort)

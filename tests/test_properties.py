@@ -83,13 +83,13 @@ def valid_configs(draw) -> Config:
     smin = draw(st.floats(0.0, 0.5))
     rupture = _replace(cfg.rupture, model=draw(st.sampled_from(["standard", "none"])), intercept=draw(logit),
                        withdrawal_share=draw(prob), severity_min=smin, severity_max=draw(st.floats(smin, 1.0)),
-                       training_share=draw(prob), monitoring_every=draw(st.integers(0, 4)),
                        erosion=draw(st.floats(0.0, 0.2)), repair_gain=draw(st.floats(0.0, 0.2)))
+    intervention = _replace(cfg.intervention, training_share=draw(prob), monitoring_every=draw(st.integers(0, 4)))
     policy = _replace(cfg.policy, allocation=draw(st.sampled_from(sorted(ALLOCATION))),
                       matching_accuracy=draw(prob))
     return Config(run=run, output=output, service=service, population=population, clinicians=cfg.clinicians,
                   alliance=alliance, attendance=attendance, dropout=dropout, outcome=outcome, rupture=rupture,
-                  policy=policy, turnover=cfg.turnover)
+                  intervention=intervention, policy=policy, turnover=cfg.turnover)
 
 
 def _list_intervals(p, end):
