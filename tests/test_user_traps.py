@@ -14,7 +14,7 @@ from simulation.report import summary_text
 from simulation.summary import bounded_ci, kpi_ci, mean_ci
 
 SMALL = ["run.replications=2", "run.horizon_days=240", "run.warmup_days=60", "run.progress=false"]
-B_SHORT = ["reference=community_team", "run.replications=2", "run.warmup_days=240", "run.horizon_days=180",
+B_SHORT = ["reference=community_team", "run.replications=2", "run.warmup_days=180", "run.horizon_days=180",
            "run.progress=false", "output.sessions=false"]
 
 
