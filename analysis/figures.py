@@ -85,6 +85,11 @@ def register_figure(name: str, title: str, needs: tuple = ()):
     return deco
 
 
+def _top(fig, inches: float = 0.75) -> float:
+    """The figure fraction below a two-line suptitle, for ``tight_layout(rect=...)``."""
+    return 1.0 - inches / fig.get_figheight()
+
+
 def _forest_axes(n_panels: int, n_rows: int):
     cols = min(3, n_panels)
     rows = int(np.ceil(n_panels / cols))
@@ -129,10 +134,10 @@ def kpis(run: RunData) -> tuple:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"{run.title}: KPI means with 95% intervals over {run.replications} replications\n"
                  f"(dot = mean, bar = 95% interval; baseline in black; axes start at zero)", fontsize=11)
-    fig.tight_layout()
-    return fig, ("KPI means per scenario with 95% intervals across replications (proportions: logit scale, "
-                 "other KPIs: log scale, so no interval leaves its range). Each KPI's denominator is in the KPI "
-                 "table.")
+    fig.tight_layout(rect=(0, 0, 1, _top(fig)))
+    return fig, ("KPI means per scenario with 95% intervals across replications (proportions: t-interval on "
+                 "the logit scale; other KPIs: t-interval cut at 0; so no interval leaves its range). Each KPI's "
+                 "denominator is in the KPI table.")
 
 
 @register_figure("differences", "Differences from the baseline", needs=(">=2 scenarios",))
@@ -173,7 +178,7 @@ def differences(run: RunData) -> tuple:
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"{run.title}: difference from the baseline, {run.label(run.baseline)} (scenario minus baseline)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, _top(fig, 0.45)))
     return fig, (f"Difference of each scenario from the baseline ({run.label(run.baseline)}). Red: paired 95% "
                  "interval over replications (replication r of every scenario uses the same random numbers); "
                  "grey: the unpaired interval that ignores the pairing, for comparison. An interval that "
@@ -499,7 +504,7 @@ def service(run: RunData) -> tuple:
         ax.legend(frameon=False, fontsize=7, loc="lower right")
     fig.suptitle(f"{run.title}: service over time (mean over replications, shaded = approx. 95% band)",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.45)))
     return fig, ("Waiting-list length and caseload over time, averaged over replications; caseload is per "
                  "discipline as a share of that discipline's cap (a care coordinator's cap and a psychiatrist's "
                  "differ sixfold). Statistics use only the period after the warm-up (dashed line).")

@@ -163,7 +163,7 @@ def kpi_table(run: RunData, kpis: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-INTERVAL_SHORT = {"logit": "logit t (stays in 0–100%)", "log": "log t (stays ≥ 0)", "t": "t"}
+INTERVAL_SHORT = {"logit": "logit t (stays in 0–100%)", "t0": "t cut at 0", "t": "t"}
 
 
 def difference_table(run: RunData, comp: pd.DataFrame) -> pd.DataFrame:
@@ -264,7 +264,8 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     doc.h(2, "Key performance indicators")
     doc.p("Mean across replications with its 95% interval. Rates are among measured patients (referred after "
           "the warm-up); each row's definition gives the denominator. Intervals respect each KPI's bounds: "
-          f"proportions use a {INTERVALS['logit']}; counts, lengths and waits use a {INTERVALS['log']}. "
+          f"proportions use a {INTERVALS['logit']}; counts, lengths and waits use the {INTERVALS['t0']}, "
+          "which covers the true mean whenever the t-interval does. "
           "Dropout means unilateral termination; DNA discharge and leaving the waiting list are separate exits. "
           "Three recoveries are distinct: recovery discharge (an exit reason), reliable recovery and IAPT "
           "recovery of finishers (see the README table 'Which recovery is which').")

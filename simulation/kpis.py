@@ -25,7 +25,7 @@ class Kpi:
     label: str  # short human name, used in printed summaries, reports and figures
     definition: str  # numerator / denominator in words
     unit: str  # proportion | patients | sessions | weeks | per 100 patients
-    interval: str  # logit (a proportion, kept in [0, 1]) | log (a non-negative mean, kept >= 0)
+    interval: str  # logit (a proportion, kept in [0, 1]) | t0 (a non-negative mean: t-interval cut at 0)
 
     @property
     def is_proportion(self) -> bool:
@@ -33,7 +33,7 @@ class Kpi:
         return self.unit == "proportion"
 
 
-_P, _N = "logit", "log"
+_P, _N = "logit", "t0"
 KPI_INFO: dict[str, Kpi] = {
     "referred": Kpi("Patients referred", "measured patients referred", "patients", _N),
     "started": Kpi("Patients who started", "measured patients offered a first appointment", "patients", _N),

@@ -99,8 +99,10 @@ def summary_text(res: Results) -> str:
     n = int(k.groupby("scenario").size().max()) if len(k) else 0
     lines = [measured_period(res),
              f"{n} replication(s) per scenario. Intervals are 95%: {INTERVALS['logit']} for proportions, "
-             f"{INTERVALS['log']} for counts, lengths and waits"
-             + (f"; differences from the baseline are {INTERVALS['paired t']}." if baseline else ".")]
+             f"{INTERVALS['t0']} for counts, lengths and waits"
+             + (f"; differences from the baseline are {INTERVALS['paired t']}." if baseline else ".")
+             + (" Few replications give very wide intervals: use run.replications=10 or more for decisions."
+                if n < 5 else "")]
     s = summary.set_index(["scenario", "kpi"])
     for sc in [x.name for x in res.scenarios]:
         rows = []

@@ -136,8 +136,8 @@ def test_intervals_stay_inside_their_bounds_where_t_intervals_did_not(small_run)
         if kpi_info(r.kpi).is_proportion:
             assert 0 <= r.ci_low and r.ci_high <= 1 and r.interval == "logit", r.kpi
         else:
-            assert r.ci_low >= 0 and r.interval == "log", r.kpi
-    assert (s.loc[s["kpi"] == "mean_waiting", "interval"] == "log").all()
+            assert r.ci_low >= 0 and r.interval == "t0", r.kpi
+    assert (s.loc[s["kpi"] == "mean_waiting", "interval"] == "t0").all()
 
 
 def test_bounded_intervals_respect_bounds_and_match_t_far_from_them():
@@ -149,14 +149,16 @@ def test_bounded_intervals_respect_bounds_and_match_t_far_from_them():
             m, lo, hi = bounded_ci(p, "logit")
             assert 0 <= lo <= m <= hi <= 1
             x = rng.exponential(1.0, n) * (rng.random(n) < 0.6)  # non-negative, often 0
-            m, lo, hi = bounded_ci(x, "log")
-            assert 0 <= lo <= m <= hi
+            m, lo, hi = bounded_ci(x, "t0")
+            t = mean_ci(x)
+            assert 0 <= lo <= m <= hi and hi == t[2]  # cut at 0 only: covers the mean whenever t does
+            assert lo == max(0.0, t[1])
     # far from the bounds, with many replications, the transformed interval is the t-interval
     v = rng.normal(0.5, 0.02, 200)
     t, b = mean_ci(v), bounded_ci(v, "logit")
     assert b[1] == pytest.approx(t[1], abs=1e-4) and b[2] == pytest.approx(t[2], abs=1e-4)
     w = rng.normal(20.0, 1.0, 200)
-    assert bounded_ci(w, "log")[1] == pytest.approx(mean_ci(w)[1], rel=1e-3)
+    assert bounded_ci(w, "t0") == mean_ci(w)
     assert kpi_ci("mean_waiting", [0.0, 0.0]) == (0.0, 0.0, 0.0)
 
 
@@ -224,7 +226,7 @@ def test_report_shows_a_summary_figure_before_the_tables_and_names_its_intervals
     md = (out / "report.md").read_text()
     assert md.index("![kpis](figures/kpis.png)") < md.index("| KPI |") < md.index("![differences]")
     assert md.count("![kpis]") == 1
-    assert "logit scale" in md and "log scale" in md and "paired" in md
+    assert "logit scale" in md and "cut at 0" in md and "paired" in md
     assert "| Usual | Trained |" in md  # scenario labels head the KPI table
 
 
