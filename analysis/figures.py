@@ -134,7 +134,7 @@ def kpis(run: RunData) -> tuple:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"{run.title}: KPI means with 95% intervals over {run.replications} replications\n"
                  f"(dot = mean, bar = 95% interval; baseline in black; axes start at zero)", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, _top(fig)))
+    fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.5)))
     return fig, ("KPI means per scenario with 95% intervals across replications (proportions: t-interval on "
                  "the logit scale; other KPIs: t-interval cut at 0; so no interval leaves its range). Each KPI's "
                  "denominator is in the KPI table.")

@@ -98,9 +98,9 @@ def summary_text(res: Results) -> str:
     names = kpi_columns(default_kpis(exp.kpis if exp else None), list(k.columns))
     n = int(k.groupby("scenario").size().max()) if len(k) else 0
     lines = [measured_period(res),
-             f"{n} replication(s) per scenario. Intervals are 95%: {INTERVALS['logit']} for proportions, "
-             f"{INTERVALS['t0']} for counts, lengths and waits"
-             + (f"; differences from the baseline are {INTERVALS['paired t']}." if baseline else ".")
+             f"{n} replication(s) per scenario. 95% intervals across replications. Proportions: "
+             f"{INTERVALS['logit']}. Counts, lengths and waits: {INTERVALS['t0']}."
+             + (f" Differences from the baseline: {INTERVALS['paired t']}." if baseline else "")
              + (" Few replications give very wide intervals: use run.replications=10 or more for decisions."
                 if n < 5 else "")]
     s = summary.set_index(["scenario", "kpi"])
