@@ -79,6 +79,7 @@ def register_figure(name: str, title: str, needs: tuple = ()):
         raise ValueError(f"unknown figure need {sorted(unknown)[0]!r}; known: {', '.join(NEEDS)}")
 
     def deco(fn):
+        """Register ``fn`` and return it unchanged."""
         FIGURES[name] = Figure(name, title, frozenset(needs), fn)
         return fn
 
@@ -352,6 +353,7 @@ def trajectories(run: RunData) -> tuple:
 
 # ---------------------------------------------------------------------------- dose-response
 def override_value(overrides: list[str], key: str) -> Optional[float]:
+    """The numeric value a scenario's overrides give ``key`` (the last one wins), or None."""
     for o in reversed(overrides):
         k, _, v = o.partition("=")
         if k.lstrip("+~") == key:
@@ -470,6 +472,7 @@ def service(run: RunData) -> tuple:
     styles = ["-", "--", ":", "-."]
 
     def band(ax, d: pd.DataFrame, col: str, colour: str, label: str, ls: str = "-", scale: float = 1.0) -> None:
+        """Mean over replications per day with an approximate 95% band, never below zero."""
         g = d.groupby("day")[col]
         m, sd, n = g.mean() * scale, g.std(ddof=1) * scale, g.count()
         half = (1.96 * sd / np.sqrt(n)).fillna(0)

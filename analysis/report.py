@@ -39,21 +39,27 @@ class Doc:
         self.blocks: list[tuple] = []
 
     def h(self, level: int, text: str) -> None:
+        """A heading."""
         self.blocks.append(("h", level, text))
 
     def p(self, text: str) -> None:
+        """A paragraph (`code` and **bold** spans allowed)."""
         self.blocks.append(("p", text))
 
     def table(self, df: pd.DataFrame) -> None:
+        """A table."""
         self.blocks.append(("table", df))
 
     def code(self, text: str, summary: Optional[str] = None) -> None:
+        """A code block, folded under ``summary`` if given."""
         self.blocks.append(("code", text, summary))
 
     def figure(self, path: Path, caption: str, rel: str) -> None:
+        """A figure with its caption (``rel``: its path relative to the report)."""
         self.blocks.append(("figure", path, caption, rel))
 
     def markdown(self) -> str:
+        """The report as Markdown, figures linked."""
         out = []
         for b in self.blocks:
             if b[0] == "h":
@@ -70,6 +76,7 @@ class Doc:
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
+        """The report as one self-contained HTML page, figures embedded."""
         out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
                "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}"
                "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
@@ -171,7 +178,7 @@ def difference_table(run: RunData, comp: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in comp.itertuples():
         rows.append({"scenario": run.label(r.scenario), "compared with": run.label(r.reference),
-                     "KPI": kpi_label(r.kpi),
+                     "KPI": kpi_label(r.kpi), "unit": "pp" if is_proportion(r.kpi) else kpi_info(r.kpi).unit,
                      "difference [paired 95% CI]": fmt_interval(r.kpi, r.diff, r.paired_ci_low, r.paired_ci_high, True),
                      "unpaired 95% CI": fmt_ci(r.kpi, r.unpaired_ci_low, r.unpaired_ci_high),
                      "paired interval excludes 0": _excludes_zero(r.paired_ci_low, r.paired_ci_high)})

@@ -48,6 +48,7 @@ OUTCOMES = {
 
 
 def trial_settings(extra: dict) -> dict:
+    """The experiment's trial design (``extra.trial``) with defaults filled in; ValueError for an unknown outcome."""
     t = dict(extra.get("trial") or {})
     t.setdefault("scenario", "trial")
     t.setdefault("clinicians", [10, 20])
@@ -153,6 +154,7 @@ def emulate(patients: pd.DataFrame, clinicians: pd.DataFrame, settings: dict) ->
 
 
 def power_table(trials: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Power (share of trials with p < alpha, Wilson interval) and the estimates, per design and outcome."""
     rows = []
     for (k, m, o), g in trials.groupby(["clinicians", "patients_per_clinician", "outcome"], sort=True):
         ok = g["p"].notna()
