@@ -117,7 +117,7 @@ def kpi_columns(names: Iterable[str], columns: Sequence[str]) -> list[str]:
     for n in names:
         if n in PER_DISCIPLINE:
             out += [c for c in columns if c.startswith(n + "_") and c not in out]
-        elif n in columns and n not in out:
+        elif n in columns and n not in out and is_kpi(n):
             out.append(n)
     return out
 

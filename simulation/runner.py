@@ -120,6 +120,8 @@ def _load_chunk(path: Path, stream: bool = False) -> Optional[dict[str, pd.DataF
     recomputed); its sessions stay on disk when ``stream`` (see _chunk_parts)."""
     if not (path / "DONE").exists():
         return None
+    if any(not (path / f"{name}.parquet").exists() for name in TABLES if name != "sessions"):
+        return None  # written by a version with fewer tables (e.g. before `caseloads`): recompute it
     try:
         tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))
                   if not (stream and p.stem == "sessions")}

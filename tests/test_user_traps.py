@@ -239,3 +239,14 @@ def test_width_ratio_sentence_reads_correctly_both_ways():
     assert "paired intervals are wider" in narrow.lower() and "do not sharpen" in narrow and "sharper" not in narrow
     assert "about as wide" in width_ratio_sentence(1.0)
     assert width_ratio_sentence(float("nan")) == ""
+
+
+def test_a_chunk_from_a_version_without_the_caseloads_table_is_recomputed(tmp_path):
+    out = tmp_path / "run"
+    first = run(["experiment=null", *SMALL, "output.sessions=false"], out_dir=out)
+    chunk = sorted(out.glob("chunks/*/rep_0000"))[0]
+    (chunk / "caseloads.parquet").unlink()  # as an older version wrote it
+    again = run(["experiment=null", *SMALL, "output.sessions=false"], out_dir=out)
+    assert again.manifest["chunks_reused"] == 1 and again.manifest["chunks_computed"] == 1
+    pd.testing.assert_frame_equal(again.kpis, first.kpis)
+    assert len(again.caseloads) == len(first.caseloads)
