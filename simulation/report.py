@@ -81,12 +81,15 @@ def display_unit(kpi: str, diff: bool = False) -> str:
 
 def measured_period(res: Results) -> str:
     """One sentence: how long each replication measured, and the warm-up it left out."""
-    runs = {(s.config.run.horizon_days, s.config.run.warmup_days) for s in res.scenarios}
-    if len(runs) != 1:
-        return "Measured periods differ between scenarios (see each scenario's run.horizon_days)."
-    horizon, warmup = runs.pop()
-    return (f"Measured period: {horizon:g} days ({horizon / 365.25:.1f} years) per replication, after a "
-            f"{warmup:g}-day warm-up that is not counted; patients referred during the warm-up are not measured.")
+    def period(horizon: float, warmup: float) -> str:
+        return f"{horizon:g} days ({horizon / 365.25:.1f} years) after a {warmup:g}-day warm-up that is not counted"
+
+    runs = {s.name: (s.config.run.horizon_days, s.config.run.warmup_days) for s in res.scenarios}
+    if len(set(runs.values())) == 1:
+        return (f"Measured period: {period(*next(iter(runs.values())))} per replication; patients referred during "
+                "the warm-up are not measured.")
+    return ("Measured periods per replication (patients referred during the warm-up are not measured): "
+            + "; ".join(f"{name}: {period(*hw)}" for name, hw in runs.items()) + ".")
 
 
 def summary_text(res: Results) -> str:
@@ -113,9 +116,8 @@ def summary_text(res: Results) -> str:
             row = {"KPI": kpi_info(kpi).label, "name": kpi, "unit": display_unit(kpi),
                    "mean [95% CI]": fmt_with_ci(kpi, r["mean"], r["ci_low"], r["ci_high"])}
             if baseline and sc != baseline:
-                row[f"vs {baseline} [paired 95% CI]"] = (
-                    fmt_with_ci(kpi, r["diff"], r["diff_ci_low"], r["diff_ci_high"], diff=True)
-                    + f" {display_unit(kpi, diff=True)}")
+                d = fmt_with_ci(kpi, r["diff"], r["diff_ci_low"], r["diff_ci_high"], diff=True)
+                row[f"vs {baseline} [paired 95% CI]"] = d if d == "–" else f"{d} {display_unit(kpi, diff=True)}"
             rows.append(row)
         title = sc + (" (baseline)" if sc == baseline else "")
         lines += ["", title, pd.DataFrame(rows).to_string(index=False) if rows else "  (no KPIs)"]
