@@ -216,7 +216,7 @@ def _execute(todo, finished: Callable, workers: int, backend: str, dask_address:
         from .distributed import run_on_dask
 
         local = todo[0][1].config.run.dask.local_workers
-        run_on_dask(todo, finished, dask_address, local_workers=local or workers)
+        run_on_dask(todo, finished, run_chunk, config_digest, dask_address, local_workers=local or workers)
         return
     if workers <= 1 or len(todo) == 1:
         for s_i, s, r, sdir in todo:

@@ -1,4 +1,4 @@
-"""Turn a finished :class:`~simulation.service.Service` into the data-contract tables."""
+"""Turn a finished run (a :class:`simulation.ports.RunRecord`, i.e. the service) into the data-contract tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 from .entities import EXIT_REASONS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .service import Service
+    from .ports import RunRecord
 
 
 def _column(objects: list, name: str, dtype) -> np.ndarray:
@@ -78,8 +78,9 @@ def _caseloads_table(samples: list, names: list[str]) -> pd.DataFrame:
     })
 
 
-def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
-    """patients, sessions, clinicians, timeseries, caseloads, reassignments (one replication)."""
+def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
+    """patients, sessions, clinicians, timeseries, caseloads, reassignments (one replication), from what a run
+    recorded."""
     end = svc.end_day
     pop = svc.cfg.population
     patients = _patients_table(svc.patients, end, pop.reliable_change, pop.caseness)
@@ -102,11 +103,9 @@ def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
                                           "from_clinician_id": "int64"})
     out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries, "caseloads": caseloads,
            "reassignments": reassignments}
-    if svc.cfg.output.sessions:
-        if svc.session_stream is not None:
-            svc.session_stream.close()  # the rest goes to the chunk's part files, not into memory
-        else:
-            out["sessions"] = svc.recorder.frame()
+    sessions = svc.session_table()  # None when off or streamed to part files
+    if sessions is not None:
+        out["sessions"] = sessions
     for name, df in out.items():
         df.insert(0, "replication", np.int64(svc.replication))
         df.insert(0, "scenario", svc.scenario)
