@@ -16,6 +16,7 @@ from .config import Config, register_schema, to_config
 from .errors import ConfigError
 from .experiment import Experiment, load_experiment, merge_overrides, override_key
 from .runner import Results, Scenario, run_scenarios, write_run
+from .summary import summarise
 from .validate import validate
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -82,8 +83,6 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     run_dir = Path(out_dir) if out_dir is not None else (Path(base.output.dir) if base.output.dir else None)
     res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
                         backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
-    from analysis.summary import summarise
-
     res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
                                       scenario_order=[s.name for s in scenarios])
     res.experiment = exp
@@ -98,4 +97,5 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
 
 
 def config_yaml(cfg: Config) -> str:
+    """The typed config as YAML (what the manifest records, for reading)."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))

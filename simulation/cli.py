@@ -36,7 +36,7 @@ def _fail(err: ConfigError) -> None:
 @hydra.main(config_path=str(Path(__file__).resolve().parents[1] / "configs"), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     from . import api
-    from .report import print_summary
+    from .report import print_summary, run_reporters
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
@@ -57,17 +57,7 @@ def _app(cfg: DictConfig) -> None:
         print(f"alliance-sim: reused {m['chunks_reused']} of {m['chunks_total']} chunks from {run_dir / 'chunks'}; "
               f"computed {m['chunks_computed']}", file=sys.stderr)
     print_summary(res)
-    extra = res.experiment.extra if res.experiment else {}
-    if extra.get("report") == "calibration":
-        from analysis.calibration import format_table, write_calibration
-
-        print("\nCalibration (targets in ../shared/CALIBRATION.md; calibration.csv in the run directory):")
-        print(format_table(write_calibration(run_dir, res.tables, extra)))
-    try:
-        from analysis.report import build_report
-    except ImportError:
-        return
-    build_report(run_dir)
+    run_reporters(res, run_dir)  # the report and calibration table, registered by analysis.cli
 
 
 def _job_overrides(argv: list[str]) -> tuple[bool, list[list[str]]]:

@@ -119,6 +119,7 @@ class RunRecord(Protocol):
     patients: Sequence[Patient]
     clinicians: Sequence[Clinician]
     timeseries: list
+    caseload_samples: list  # (day, discipline, clinicians in post, mean caseload) per sample and discipline
     reassignment_log: list
 
     def session_table(self) -> Optional[pd.DataFrame]:

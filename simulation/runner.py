@@ -25,11 +25,12 @@ from typing import Callable, Iterable, Optional
 import pandas as pd
 
 from .config import Config
+from .experiment import Experiment
 from .io import atomic_write_json, read_table, write_table
 from .kpis import compute_kpis
-from .service import Service, disciplines_of
+from .service import Service
 
-TABLES = ("patients", "sessions", "clinicians", "timeseries", "reassignments", "kpis")
+TABLES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reassignments", "kpis")
 # Settings that change how a run is executed, never what it computes.
 EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask"),
                   ("run", "progress"), ("output", "dir"), ("output", "format"), ("output", "stream_sessions"),
@@ -53,6 +54,7 @@ class Results:
     manifest: dict = field(default_factory=dict)
     # Streamed session table: the chunks' part files in gather order (not in ``tables``).
     session_parts: list[Path] = field(default_factory=list)
+    experiment: Optional[Experiment] = None  # the experiment that was run (None: a single scenario)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -69,8 +71,7 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     part files in that directory, which belongs to this chunk alone.
     """
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
-    caps = [d.caseload_cap for d in disciplines_of(cfg) for _ in range(d.count)]
-    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, sum(caps) / len(caps) if caps else 0.0)
+    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
     return tables
 
 
@@ -119,6 +120,8 @@ def _load_chunk(path: Path, stream: bool = False) -> Optional[dict[str, pd.DataF
     recomputed); its sessions stay on disk when ``stream`` (see _chunk_parts)."""
     if not (path / "DONE").exists():
         return None
+    if any(not (path / f"{name}.parquet").exists() for name in TABLES if name != "sessions"):
+        return None  # written by a version with fewer tables (e.g. before `caseloads`): recompute it
     try:
         tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))
                   if not (stream and p.stem == "sessions")}

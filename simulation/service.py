@@ -142,6 +142,7 @@ class Service:
         self.dyads_created = 0
         self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician)
         self.timeseries: list[tuple] = []
+        self.caseload_samples: list[tuple] = []  # (day, discipline, clinicians in post, mean caseload)
         # waiting[(team, discipline)]: FIFO of patients needing a dyad; priority first.
         self.waiting: dict[tuple[int, int], deque] = {}
         self.priority: dict[tuple[int, int], deque] = {}
@@ -555,6 +556,9 @@ class Service:
             active = [c for c in self.clinicians if c.active]
             mean_caseload = sum(c.caseload for c in active) / len(active) if active else NAN
             self.timeseries.append((env.now, self.n_waiting, self.n_in_care, self.vacancies, mean_caseload))
+            for d in range(len(self.disciplines)):  # per discipline: caps differ (30 vs 180 in reference B)
+                held = [c.caseload for c in active if c.discipline == d]
+                self.caseload_samples.append((env.now, d, len(held), sum(held) / len(held) if held else NAN))
             if env.now + dt > self.end_day:
                 return
             yield env.timeout(dt)

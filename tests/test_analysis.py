@@ -17,7 +17,7 @@ from analysis.trial import cluster_test, emulate
 from simulation.api import run
 
 TINY = ["run.horizon_days=240", "run.warmup_days=60", "run.progress=false"]
-KPIS = ["dropout_rate", "recovery_rate", "mean_sessions", "repair_share"]
+KPIS = ["dropout_rate", "reliable_recovery_rate", "mean_sessions", "repair_share"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def saved_run(tmp_path_factory):
     exp.write_text(
         "description: CRN check\nbaseline: reference\nscenarios:\n  reference: []\n"
         "  trained: [intervention.training_share=1.0]\n  reference_copy: []\n"
-        "kpis: [dropout_rate, recovery_rate, mean_sessions, repair_share]\n"
+        "kpis: [dropout_rate, reliable_recovery_rate, mean_sessions, repair_share]\n"
         "figures: [kpis, differences, retention, retention_by_rupture, trajectories]\n")
     out = d / "run"
     res = run([f"experiment={exp}", "run.replications=5", *TINY], out_dir=out)
@@ -55,7 +55,7 @@ def test_paired_intervals_narrower_than_unpaired_for_the_same_runs(saved_run):
     unpaired = comp["unpaired_ci_high"] - comp["unpaired_ci_low"]
     # Common random numbers sharpen the patient outcomes. repair_share is left out: training
     # rewrites the repair mechanism itself, so its two scenarios are barely correlated.
-    outcomes = comp["kpi"].isin(["dropout_rate", "recovery_rate", "mean_sessions"]).to_numpy()
+    outcomes = comp["kpi"].isin(["dropout_rate", "reliable_recovery_rate", "mean_sessions"]).to_numpy()
     assert outcomes.sum() == 3
     assert (paired[outcomes] < unpaired[outcomes]).all(), comp
     # and the summary table the run wrote carries the same paired interval

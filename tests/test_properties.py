@@ -154,9 +154,17 @@ def test_random_valid_configs_keep_the_invariants(cfg):
 
     k = t["kpis"]
     assert len(k) == 1, "one KPI row per scenario x replication"
-    for col in ("dropout_rate", "recovery_rate", "left_waiting_list_rate", "dna_discharge_rate"):
+    from simulation.kpis import is_kpi, kpi_info
+
+    for col in [c for c in k.columns if is_kpi(c)]:  # every share (per-discipline utilisation too) in [0, 1]
         v = float(k[col].iloc[0])
-        assert math.isnan(v) or 0.0 <= v <= 1.0, col
+        if kpi_info(col).is_proportion:
+            assert math.isnan(v) or 0.0 <= v <= 1.0, col
+        else:
+            assert math.isnan(v) or v >= 0.0, col
+    for d, cap in c.groupby("discipline")["caseload_cap"].max().items():  # per-discipline caseload within its cap
+        v = float(k[f"mean_caseload_{d}"].iloc[0])
+        assert math.isnan(v) or v <= cap, d
 
 
 # --------------------------------------------------------------------------- invalid input
