@@ -526,8 +526,16 @@ def _headline(df: pd.DataFrame) -> pd.DataFrame:
     return df[comp == ""]
 
 
+def _short_source(source: str) -> str:
+    """The source up to its first year (the full reference is in calibration.csv)."""
+    import re
+
+    m = re.search(r"(19|20)\d\d(-\d\d)?", str(source))
+    return str(source)[:m.end()] if m else str(source)
+
+
 def format_table(df: pd.DataFrame) -> str:
-    """The calibration table as plain text: fitted targets, then validation targets."""
+    """The calibration table as plain text: fitted targets, then validation targets (sources shortened)."""
     if df.empty:
         return "No calibration targets apply to the scenarios of this run."
 
@@ -547,7 +555,7 @@ def format_table(df: pd.DataFrame) -> str:
             continue
         comp = part["companion_of"].fillna("").astype(str)
         show = pd.DataFrame({
-            "target": part["target"], "quantity": part["quantity"], "source": part["source"],
+            "target": part["target"], "quantity": part["quantity"], "source": part["source"].map(_short_source),
             "accepted": [accepted(lo, hi) for lo, hi in zip(part["accepted_low"], part["accepted_high"])],
             "simulated": [f"{v:.3f}" for v in part["simulated"]],
             "95% CI": [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(part["ci_low"], part["ci_high"])],
