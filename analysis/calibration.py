@@ -163,11 +163,10 @@ def _rated_courses(t: Tables, patients: pd.DataFrame) -> pd.DataFrame:
 
 
 def reported_rupture_resolution(t: Tables) -> pd.DataFrame:
-    """Finishers with a patient-reported rupture after their first session and a rating after it.
-
-    ``resolved``: the patient-rated alliance at the last attended session is at least its
-    level at the session before the first reported rupture (the pre-rupture level).
-    """
+    """Target 5's sample from observed data only: was the patient's rating back to its pre-rupture level at the end?"""
+    # Finishers whose first patient-reported rupture came after their first attended session and
+    # before their last; resolved = patient-rated WAI-SR at the last attended session >= its value
+    # at the session before that rupture.
     f = finishers(t["patients"])
     f = f[f["ruptures_reported"] > 0]
     s = _rated_courses(t, f)
@@ -190,13 +189,9 @@ def resolution_outcome_r(t: Tables) -> float:
 
 
 def rating_drops(t: Tables, patients: pd.DataFrame) -> pd.Series:
-    """Per attended session from the third on: does the patient rating fall below the mean of the
-    patient's previous ratings by more than one SD of session-to-session rating changes?
-
-    The SD is pooled over ``patients`` (the sample's session-to-session variability, as in
-    Strauss et al. 2006's one-SD criterion). Returns a boolean Series aligned with
-    :func:`_rated_courses` rows.
-    """
+    """Target 4b's rupture marks: ratings below the patient's previous mean by > 1 SD of session-to-session change."""
+    # From the third attended session on; the SD of session-to-session changes is pooled over
+    # ``patients`` (Strauss et al. 2006's one-SD criterion). Aligned with _rated_courses rows.
     s = _rated_courses(t, patients)
     r = s.groupby("patient_id")["alliance_patient"]
     threshold = float(r.diff().std())
@@ -298,24 +293,18 @@ def _recovery_times(t: Tables, caseness: float, reliable: float,
 
 
 def recovery_median_session(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
-    """Strict Kaplan-Meier: session by which half have recovered, planned endings as recoveries.
-
-    Event: the first attended session whose score is below caseness with reliable change
-    (Jacobson-Truax, as in Hansen et al. 2002), or, for a planned ending after scores below
-    caseness (exit 'recovered'), the last attended session. Censoring then covers only
-    dropout, DNA discharge, the course-length cap and the end of the run. The 50% crossing
-    is interpolated between sessions; NaN if the curve never reaches 50%.
-    """
+    """Target 9 (strict): KM session by which half have recovered, planned endings below caseness as recoveries."""
+    # Event: first attended score below caseness with reliable change (Jacobson-Truax, as in
+    # Hansen et al. 2002) or, for exit 'recovered', the last attended session. Censored: dropout,
+    # DNA discharge, course-length cap, end of run. 50% crossing interpolated; NaN if never reached.
     time, event = _recovery_times(t, caseness, reliable, planned_endings_recover=True)
     return km_crossing(time, event, 0.5) if len(time) else np.nan
 
 
 def recovery_median_session_censored(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
-    """Kaplan-Meier as before: planned endings without reliable change are censored.
-
-    Those endings follow two scores below caseness, so censoring them removes patients
-    about to recover (informative censoring) and moves the median later.
-    """
+    """Target 9b (the former estimator): as 9 but planned endings without reliable change censor, informatively."""
+    # Those endings follow two scores below caseness, so censoring them removes patients about to
+    # recover and moves the median later.
     time, event = _recovery_times(t, caseness, reliable, planned_endings_recover=False)
     return km_crossing(time, event, 0.5) if len(time) else np.nan
 
@@ -341,11 +330,8 @@ def finisher_mean_sessions(t: Tables) -> float:
 
 
 def finisher_recovery(t: Tables, caseness: float = 10.0) -> float:
-    """Depression-only IAPT-style recovery: finishers at caseness at referral, below it at the end.
-
-    IAPT's own definition needs depression (PHQ-9) *and* anxiety (GAD-7) at caseness at
-    referral and both below it at the end; the model has no anxiety measure yet.
-    """
+    """Target 10b: depression-only IAPT-style recovery (IAPT also needs GAD-7, which the model lacks)."""
+    # Finishers at PHQ-9 caseness at referral whose last PHQ-9 is below caseness.
     f = finishers(t["patients"])
     f = f[f["baseline_severity"] >= caseness]
     return float((f["final_severity"] < caseness).mean()) if len(f) else np.nan

@@ -415,7 +415,8 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
             "all finished patients": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in zip(
                 est["outcome"], est["estimand_all_patients"], est["all_patients_ci_low"],
                 est["all_patients_ci_high"])],
-            "mean trial estimate": [_fmt_outcome(o, m, diff=True) for o, m in zip(est["outcome"], est["mean_estimate"])],
+            "mean trial estimate": [_fmt_outcome(o, m, diff=True)
+                                    for o, m in zip(est["outcome"], est["mean_estimate"])],
             "bias [95% CI]": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in zip(
                 est["outcome"], est["bias"], est["bias_ci_low"], est["bias_ci_high"])],
             "CI coverage of estimand": [f"{100 * c:.0f}%" for c in est["coverage"]],

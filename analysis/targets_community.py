@@ -87,13 +87,10 @@ def turnover_rate(tables: dict[str, pd.DataFrame], warmup_day: Optional[float] =
 
 def vacancy_rate(tables: dict[str, pd.DataFrame], warmup_day: Optional[float] = None,
                  end_day: Optional[float] = None) -> pd.Series:
-    """Share of post-days vacant over the measured window, per replication.
-
-    Posts: the establishment, i.e. clinicians in post at day 0 (every leaver's post is
-    refilled after the recruitment delay). Vacant post-days: the time series' daily
-    ``vacancies`` (posts between a leaver and the replacement's start), averaged over its
-    days in the window. Sickness absence is not vacancy.
-    """
+    """Target 11a: share of post-days vacant in the measured window, per replication (turnover x delay)."""
+    # Posts: the establishment, clinicians in post at day 0 (every leaver's post is refilled after
+    # the recruitment delay). Vacant post-days: the time series' ``vacancies`` averaged over its
+    # samples in the window. Sickness absence is not vacancy.
     clin = tables["clinicians"]
     ts_all = tables["timeseries"]
     out = {}

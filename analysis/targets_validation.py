@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 Tables = dict[str, pd.DataFrame]
 A = "talking_therapy"
@@ -35,14 +35,10 @@ SOURCES = {
 
 # ---------------------------------------------------------------------------- V1
 def random_intercept_logit_icc(y: np.ndarray, x: np.ndarray, groups: np.ndarray, nodes: int = 20) -> float:
-    """Latent-scale ICC sigma^2 / (sigma^2 + pi^2/3) of a random-intercept logistic model.
-
-    Maximum likelihood with Gauss-Hermite quadrature over the random intercept and an
-    analytic gradient; one covariate ``x`` (case mix). Rows with the same group and ``x``
-    are pooled into binomial counts first (PHQ-9 scores are integers), which keeps a fit
-    over many replications fast. The latent-scale ICC is what multilevel logistic studies
-    of dropout report (Saxon et al. 2017).
-    """
+    """Latent-scale ICC of a random-intercept logistic model (ML), as multilevel dropout studies report."""
+    # ICC = sigma^2 / (sigma^2 + pi^2/3); one covariate ``x`` (case mix); analytic gradient. Rows
+    # with the same group and ``x`` are pooled into binomial counts first (PHQ-9 scores are
+    # integers), which keeps a fit over many replications fast.
     d = pd.DataFrame({"g": np.asarray(groups), "x": np.asarray(x, float), "y": np.asarray(y, float)})
     d["x"] -= d["x"].mean()
     agg = d.groupby(["g", "x"], sort=True)["y"].agg(["sum", "count"]).reset_index()
@@ -128,13 +124,11 @@ T_CRIT = {2: 4.303, 3: 3.182, 4: 2.776}  # two-tailed .05 critical t by df = n_b
 
 
 def has_sudden_gain(scores: np.ndarray, points: float = SUDDEN_GAIN_POINTS) -> bool:
-    """Tang & DeRubeis (1999) criteria on one patient's score sequence (referral, then sessions).
-
-    A gain from score n-1 to n is sudden if (1) it is at least ``points``, (2) it is at
-    least 25% of the pre-gain score, and (3) the mean of up to three scores before (n-3..n-1)
-    exceeds the mean of up to three after (n..n+2) by more than t_crit times their pooled
-    SD (at least two on each side; t_crit 2.776 for 3+3, 3.182 for 2+3, 4.303 for 2+2).
-    """
+    """Tang & DeRubeis (1999) sudden-gain criteria on one patient's scores (referral, then sessions)."""
+    # A gain from score n-1 to n is sudden if (1) it is >= ``points``, (2) it is >= 25% of the
+    # pre-gain score, and (3) the mean of up to three scores before (n-3..n-1) exceeds the mean of
+    # up to three after (n..n+2) by more than t_crit x their pooled SD (>= two on each side;
+    # t_crit 2.776 for 3+3, 3.182 for 2+3, 4.303 for 2+2).
     x = np.asarray(scores, float)
     for n in range(2, len(x) - 1):
         gain = x[n - 1] - x[n]

@@ -207,13 +207,10 @@ def _cluster_difference(d: pd.DataFrame, outcome: str) -> float:
 
 
 def estimand_replications(patients: pd.DataFrame, clinicians: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Per replication of the trial scenario, the estimand computed on the whole service.
-
-    ``design``: clinician-level difference over *every* clinician, each with its first m
-    finished patients (m of the headline design): what the trial estimates, without
-    sampling clinicians. ``all_patients``: patient-weighted difference over every finished
-    patient by first clinician's arm.
-    """
+    """The trial's estimand per replication, computed on the whole half-trained service of the trial scenario."""
+    # ``design``: clinician-level difference over every clinician, each with its first m finished
+    # patients (m of the headline design): what the trial estimates, without sampling clinicians.
+    # ``all_patients``: patient-weighted difference over every finished patient by first arm.
     sc = settings["scenario"]
     m = int(settings["design"]["patients_per_clinician"])
     p_all = patient_outcomes(patients[patients["scenario"] == sc])
@@ -232,13 +229,9 @@ def estimand_replications(patients: pd.DataFrame, clinicians: pd.DataFrame, sett
 
 def estimand_table(trials: pd.DataFrame, estimand: pd.DataFrame, settings: dict,
                    truth: Optional[pd.DataFrame]) -> pd.DataFrame:
-    """The trial's estimand, the mean trial estimate at the headline design, and their gap.
-
-    ``bias`` is the mean over replications of (trial estimate - estimand of the same
-    replication), with a paired 95% t-interval: the estimator is unbiased for the estimand
-    if the interval holds 0. The service effect (everyone vs no one trained) is shown
-    beside it when the truth scenarios ran.
-    """
+    """Estimand, mean trial estimate and bias at the headline design: is the trial unbiased for its target?"""
+    # bias = mean over replications of (trial estimate - estimand of the same replication), paired
+    # 95% t-interval (unbiased if it holds 0); the whole-service effect is shown beside it.
     design = settings["design"]
     h = trials[(trials["clinicians"] == int(design["clinicians"]))
                & (trials["patients_per_clinician"] == int(design["patients_per_clinician"]))]
@@ -269,12 +262,7 @@ def estimand_table(trials: pd.DataFrame, estimand: pd.DataFrame, settings: dict,
 
 
 def headline_table(trials: pd.DataFrame, settings: dict, truth: Optional[pd.DataFrame]) -> pd.DataFrame:
-    """At the headline design: mean estimate, its spread, mean GEE estimate, ICC, power, coverage.
-
-    ``true_effect`` and ``coverage`` refer to ``truth`` (the service effect, everyone vs
-    no one trained); the trial's own estimand and the coverage of it are in
-    :func:`estimand_table`.
-    """
+    """At the headline design: estimates, power, GEE, and coverage of the whole-service effect."""
     design = settings["design"]
     h = trials[(trials["clinicians"] == int(design["clinicians"]))
                & (trials["patients_per_clinician"] == int(design["patients_per_clinician"]))]
