@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.app import explore, plan, teach
+from analysis.app.common import show_error
 
 VIEWS = {"Teach": teach.render, "Plan": plan.render, "Explore": explore.render}
 
@@ -17,7 +18,12 @@ def main() -> None:
                         "Plan": "What if we change staffing, turnover or policies?",
                         "Explore": "Browse a saved run directory."}[view])
     st.sidebar.divider()
-    VIEWS[view]()
+    try:
+        VIEWS[view]()
+    except Exception as err:  # nothing a user does crashes the page: one line, details folded away
+        show_error(err)
+        with st.expander("Details (for a bug report)"):
+            st.exception(err)
 
 
 main()

@@ -72,12 +72,13 @@ def controls() -> tuple[engine.TeachSettings, bool]:
         text = st.text_input("Extra settings for both runs", key="teach_extra",
                              placeholder="e.g. service.referrals_per_week=30",
                              help="Any config key, as `alliance-sim KEY=VALUE`. The sliders win for their own keys.")
+    ok = True
     try:
         extra = engine.parse_settings(text)
         d = engine.teach_defaults(extra)
-    except Exception as err:  # a bad typed value: the CLI's one line, and the controls on their defaults
+    except Exception as err:  # a bad typed value: the CLI's one line; controls on their defaults, no Run
         show_error(err)
-        extra, d = (), engine.teach_defaults(())
+        ok, extra, d = False, (), engine.teach_defaults(())
     repair = sb.slider("Repair skill (log-odds of repairing a noticed rupture)", -4.0, 2.0, d.repair_skill, 0.5,
                        key="teach_repair", help=f"`{engine.KEYS['repair_skill']}`: the clinicians' mean skill.")
     sb.caption(f"An average clinician repairs about {_repair_share(repair)} of the ruptures they notice "
@@ -96,14 +97,15 @@ def controls() -> tuple[engine.TeachSettings, bool]:
                      help="Independent runs of two years each; more give narrower intervals and take longer.")
     new_seed = sb.toggle("Draw a new seed at each run", value=False, key="teach_new_seed",
                          help=f"Off: the classroom seed {d.seed}, so every student sees the same picture.")
-    pressed = sb.button("Run", type="primary", key="teach_run", width="stretch")
+    pressed = sb.button("Run", type="primary", key="teach_run", width="stretch", disabled=not ok,
+                        help=None if ok else "Correct the settings first (see the message).")
     seed = d.seed
     if new_seed:
         seed = secrets.randbelow(2**31 - 1) + 1 if pressed else st.session_state.get("teach_seed", d.seed)
     st.session_state["teach_seed"] = seed
     sb.caption(f"Seed {seed}" + (" (the classroom seed)" if seed == d.seed else " (drawn at random)"))
     return engine.TeachSettings(float(repair), trained / 100.0, bool(rom), float(sens), int(reps), int(seed),
-                                extra), pressed
+                                extra), pressed and ok
 
 
 def render() -> None:
