@@ -71,8 +71,8 @@ def test_teach_view_runs_and_shows_dropout_beside_usual_care():
         assert shown[f"Dropout, {name}"] == f"{100 * kpis[engine.KPIS['dropout']].mean():.1f}%"
         assert shown[f"Recovery, {name}"] == f"{100 * kpis[engine.KPIS['recovery']].mean():.1f}%"
     assert shown["Dropout: difference"].endswith(" pp")
-    # Four figures drawn by analysis.figures, each with its plain-language note.
-    assert len(elements(at.main, "Image")) == 4
+    # The figures drawn by analysis.figures, each with its plain-language note.
+    assert len(elements(at.main, "Image")) == len(engine.TEACH_FIGURES)
     notes = " ".join(m.value for m in at.markdown)
     for word in ("**Rupture.**", "**Repair.**", "**V-shape.**"):
         assert word in notes

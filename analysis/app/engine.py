@@ -60,6 +60,8 @@ KPIS = {
 FIGURES = {"differences": "differences", "kpis": "kpis", "retention": "retention",
            "by_rupture": "retention_by_rupture", "trajectories": "trajectories", "service": "service"}
 TEACH_KPIS = ("dropout", "recovery", "repaired", "ruptured")
+# The teach view's figures, in the order drawn (the numbers above them come first).
+TEACH_FIGURES = ("by_rupture", "trajectories", "differences")
 PLAN_KPIS = ("dropout", "recovery", "wait", "waiting", "caseload", "utilisation", "reassignments")
 USUAL, YOURS = "usual_care", "your_settings"  # teach-view scenarios
 CURRENT, PLAN = "current", "plan"  # plan-view scenarios
@@ -289,7 +291,7 @@ def teach_scenarios(s: TeachSettings):
                      [*shared, *overrides_of(yours), f"{KEYS['name']}={YOURS}"])]
     exp = Experiment(name="teach", description="The page's teach view: usual care (reference A) beside your settings.",
                      baseline=USUAL, scenarios={sc.name: sc.overrides for sc in scen}, kpis=kpi_names(TEACH_KPIS),
-                     figures=[FIGURES[f] for f in ("differences", "retention", "by_rupture", "trajectories")],
+                     figures=[FIGURES[f] for f in TEACH_FIGURES],
                      extra={"landmark_session": 3, "rupture_scenario": YOURS})
     return exp, scen
 

@@ -35,11 +35,9 @@ EXPLAIN = {
                     "replications. The red bar is the paired 95% interval: if it does not cross zero, the "
                     "difference is larger than the simulation's own noise. The grey bar ignores the pairing and is "
                     "wider: common random numbers make the comparison sharper."),
-    "retention": ("**Retention.** The share of patients who have not dropped out after each attended session, in "
-                  "usual care and with your settings. Most dropouts happen in the first few sessions."),
 }
-FIGURE_TEXT = {"differences": "differences", "retention": "retention", "retention_by_rupture": "repair",
-               "trajectories": "vshape"}
+FIGURE_TEXT = {engine.FIGURES["differences"]: "differences", engine.FIGURES["by_rupture"]: "repair",
+               engine.FIGURES["trajectories"]: "vshape"}
 
 
 # Cached by settings: with the classroom seed, students who pick the same values share one run.
