@@ -505,7 +505,9 @@ def run_plan(s: PlanSettings, workdir: Path,
     figs = [Figure(n, figure_title(n), (run_dir / "figures" / f"{n}.png").read_bytes()
                    if (run_dir / "figures" / f"{n}.png").exists() else None, "")
             for n in (FIGURES["service"], FIGURES["differences"])]
-    command = "alliance-sim " + " ".join(shlex.quote(o) for o in overrides if not o.startswith(KEYS["progress"]))
+    shown = [f"{KEYS['experiment']}={exp_file.name}" if o == overrides[0] else o for o in overrides
+             if not o.startswith(KEYS["progress"])]
+    command = "alliance-sim " + " ".join(shlex.quote(o) for o in shown)
     res = PlanResult(run_dir, command, difference_table(run, PLAN_KPIS), interval_table(run, PLAN_KPIS), figs,
                      zip_run(run_dir), time.perf_counter() - t0)
     on_progress(1.0, "done")

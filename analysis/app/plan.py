@@ -136,8 +136,8 @@ def run(settings: engine.PlanSettings) -> None:
 
 def show(res: engine.PlanResult) -> None:
     """Differences, waiting list over time, and the run directory to download."""
-    st.caption(f"Ran in {res.seconds:.0f} s. The same run from the command line (with what_if.yaml from the zip): "
-               f"`{res.command}`")
+    st.caption(f"Ran in {res.seconds:.0f} s. The same run from the command line, in the unzipped directory "
+               f"(it holds what_if.yaml, the experiment file): `{res.command}`")
     st.download_button("Download the run directory (tables, report, figures) as a zip", res.zip_bytes,
                        file_name=f"{res.run_dir.parent.name}.zip", mime="application/zip", key="plan_download")
     st.subheader("Plan minus current")
