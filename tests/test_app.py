@@ -51,6 +51,16 @@ def cli_error(*overrides: str) -> str:
     return out.stderr.strip()
 
 
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A small experiment saved with its report, as the CLI writes it; and its overrides."""
+    out = tmp_path_factory.mktemp("app") / "run"
+    over = ["experiment=interventions", "run.replications=2", *SHORT.split()]
+    run(over, out_dir=out)
+    build_report(out)
+    return out, over
+
+
 # ----------------------------------------------------------------------------- teach view
 def test_teach_view_runs_and_shows_dropout_beside_usual_care():
     at = open_view("Teach")
@@ -158,10 +168,8 @@ def test_plan_staffing_of_a_two_discipline_service_reaches_the_config():
 
 
 # ----------------------------------------------------------------------------- explore view
-def test_explore_view_browses_a_run_directory(tmp_path):
-    out = tmp_path / "run"
-    run(["experiment=default", "run.replications=2", *SHORT.split()], out_dir=out)
-    build_report(out)
+def test_explore_view_browses_a_run_directory(saved, tmp_path):
+    out, _ = saved
     at = open_view("Explore")
     at.text_input(key="explore_path").set_value(str(out)).run()
     assert not at.exception and not at.error
@@ -186,12 +194,21 @@ def test_with_values_equals_composing_the_same_overrides():
     assert format_error(got.value) == format_error(want.value)
 
 
-def test_run_data_from_memory_matches_the_saved_run(tmp_path):
-    over = ["experiment=interventions", "run.replications=2", *SHORT.split()]
-    run(over, out_dir=tmp_path)
-    disk = RunData.load(tmp_path)
+def test_run_data_from_memory_matches_the_saved_run(saved):
+    out, over = saved
+    disk = RunData.load(out)
     mem = RunData.from_results(run(over))
     assert mem.scenarios == disk.scenarios and mem.baseline == disk.baseline
     assert mem.kpi_names == disk.kpi_names and mem.extra == disk.extra
     assert kpi_table(mem, mem.kpi_names).equals(kpi_table(disk, disk.kpi_names))
     assert mem.config(mem.baseline) == disk.config(disk.baseline)
+
+
+def test_plan_run_reports_progress_up_to_done(tmp_path):
+    seen = []
+    s = engine.PlanSettings(reference="talking_therapy", extra=tuple(SHORT.split()), posts=(9,), replications=3)
+    res = engine.run_plan(s, tmp_path, lambda f, text: seen.append((f, text)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == (1.0, "done")
+    assert any(t.startswith("simulated ") and t.endswith(" of 6 runs (scenario x replication)") for _, t in seen)
+    assert res.command.startswith("alliance-sim experiment=what_if.yaml reference=talking_therapy ")

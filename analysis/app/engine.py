@@ -490,11 +490,13 @@ def run_plan(s: PlanSettings, workdir: Path,
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
     manifest = run_dir / "manifest.json"
-    while worker.is_alive():
+    while True:
         worker.join(0.25)
         done, total = _chunks_done(manifest)
         if total:
             on_progress(0.9 * done / total, f"simulated {done} of {total} runs (scenario x replication)")
+        if not worker.is_alive():
+            break
     if "err" in box:
         raise box["err"]
     on_progress(0.9, "writing the report")

@@ -107,8 +107,9 @@ def render() -> None:
                                             "nothing yet (both scenarios are the current service)"))
     if pressed:
         run(settings)
-    if "plan_error" in st.session_state:
-        show_error(st.session_state["plan_error"])
+    failed = st.session_state.get("plan_error")
+    if failed and failed[0] == settings:  # shown while the settings that caused it stay
+        show_error(failed[1])
         return
     res = st.session_state.get("plan_result")
     if res is not None:
@@ -126,7 +127,7 @@ def run(settings: engine.PlanSettings) -> None:
     try:
         res = engine.run_plan(settings, Path(work), lambda f, t: bar.progress(min(1.0, f), text=t))
     except Exception as err:
-        st.session_state["plan_error"] = err
+        st.session_state["plan_error"] = (settings, err)
         st.session_state.pop("plan_result", None)
     else:
         st.session_state["plan_result"] = res

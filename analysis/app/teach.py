@@ -116,10 +116,11 @@ def render() -> None:
             try:
                 st.session_state["teach_result"] = _run(settings)
                 st.session_state.pop("teach_error", None)
-            except Exception as err:
-                st.session_state["teach_error"] = err
-    if "teach_error" in st.session_state:
-        show_error(st.session_state["teach_error"])
+            except Exception as err:  # shown while the settings that caused it stay
+                st.session_state["teach_error"] = (settings, err)
+    failed = st.session_state.get("teach_error")
+    if failed and failed[0] == settings:
+        show_error(failed[1])
         return
     res = st.session_state.get("teach_result")
     if res is None:
