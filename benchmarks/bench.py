@@ -235,13 +235,11 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
 
 
 def measure_app(repeats: int) -> dict:
-    """The page's teach-view run (reference A, 2 years, 4 replications, usual care + your settings).
-
-    Cold: the first run of a fresh process (composing the config, first imports). Warm: later
-    runs with new settings each time (the page composes once; nothing else is cached here).
-    "numbers" is what the page shows first (simulation, KPIs, intervals, tables); "figures"
-    is the figures drawn after them (retention by rupture status, trajectories, differences).
-    """
+    """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it."""
+    # Cold: the first run of a fresh process (composing the config, first imports). Warm: later
+    # runs with new settings each time (the page composes once; nothing else is cached here).
+    # "numbers" is what the page shows first (simulation, KPIs, intervals, tables); "figures"
+    # is the figures drawn after them (retention by rupture status, trajectories, differences).
     import dataclasses
 
     from analysis.app import engine

@@ -14,6 +14,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from analysis.app import engine  # noqa: E402
+from analysis.figures import KPI_LABELS  # noqa: E402
 from analysis.report import build_report, kpi_table  # noqa: E402
 from analysis.rundata import RunData  # noqa: E402
 from simulation.api import load_config, run, with_values  # noqa: E402
@@ -41,6 +42,13 @@ def elements(node, kind: str) -> list:
     for child in getattr(node, "children", {}).values():
         found += elements(child, kind)
     return found
+
+
+def dig(cfg: dict, key: str):
+    """A dotted key's value in a manifest's config dict."""
+    for part in key.split("."):
+        cfg = cfg[part]
+    return cfg
 
 
 def cli_error(*overrides: str) -> str:
@@ -72,15 +80,18 @@ def test_teach_view_runs_and_shows_dropout_beside_usual_care():
     at.button(key="teach_run").click().run()
     assert not at.exception and not at.error
     shown = {m.label: m.value for m in at.metric}
-    s = at.session_state["teach_result"].settings
+    res = at.session_state["teach_result"]
+    s = res.settings
     assert (s.repair_skill, s.trained_share, s.monitoring, s.replications) == (2.0, 0.5, True, 2)
+    dropout, recovery = res.headlines[:2]
+    assert dropout.kpi == engine.KPIS["dropout"] and recovery.kpi == engine.KPIS["recovery"]
     # The page's numbers are the public API's: the same overrides through simulation.api.run.
     _, (usual, yours) = engine.teach_scenarios(s)
     for name, sc in (("usual care", usual), ("your settings", yours)):
         kpis = run(sc.overrides).kpis
-        assert shown[f"Dropout, {name}"] == f"{100 * kpis[engine.KPIS['dropout']].mean():.1f}%"
-        assert shown[f"Recovery, {name}"] == f"{100 * kpis[engine.KPIS['recovery']].mean():.1f}%"
-    assert shown["Dropout: difference"].endswith(" pp")
+        for h in (dropout, recovery):
+            assert shown[f"{h.label}, {name}"] == f"{100 * kpis[h.kpi].mean():.1f}%"
+    assert shown[f"{dropout.label}: difference"].endswith(" pp")
     # The figures drawn by analysis.figures, each with its plain-language note.
     assert len(elements(at.main, "Image")) == len(engine.TEACH_FIGURES)
     notes = " ".join(m.value for m in at.markdown)
@@ -101,7 +112,8 @@ def test_teach_view_bad_value_shows_the_cli_line_and_cannot_run():
 def test_teach_defaults_are_the_reference_and_a_new_seed_can_be_drawn():
     cfg = load_config(list(engine.TEACH_BASE))
     d = engine.teach_defaults()
-    assert d.seed == cfg.run.seed and d.repair_skill == cfg.clinicians.repair_logit_mean
+    assert d.seed == engine.get_value(cfg, engine.KEYS["seed"])
+    assert d.repair_skill == engine.get_value(cfg, engine.KEYS["repair_skill"])
     assert not d.monitoring and d.trained_share == 0.0
     at = open_view("Teach")
     at.text_input(key="teach_extra").set_value(SHORT)
@@ -124,7 +136,7 @@ def test_plan_view_runs_a_plan_and_offers_the_run_directory():
     res = at.session_state["plan_result"]
     table = at.dataframe[0].value
     assert set(table["scenario"]) == {engine.PLAN}
-    assert "Waiting-list length" in set(table["KPI"])
+    assert KPI_LABELS[engine.KPIS["waiting"]] in set(table["KPI"])
     assert len(elements(at.main, "Image")) == 2  # waiting list over time, differences
     names = zipfile.ZipFile(io.BytesIO(res.zip_bytes)).namelist()
     for f in ("report.html", "report.md", "kpis.csv", "manifest.json", "what_if.yaml", "figures/service.png"):
@@ -135,7 +147,7 @@ def test_plan_view_runs_a_plan_and_offers_the_run_directory():
     k = saved.tables["kpis"].set_index(["scenario", "replication"])[engine.KPIS["waiting"]]
     assert (k[engine.PLAN] > k[engine.CURRENT]).all()
     plan_cfg = saved.config(engine.PLAN)
-    assert plan_cfg["service"]["clinicians"] == 8 and plan_cfg["turnover"]["annual_rate"] == 0.2
+    assert dig(plan_cfg, engine.KEYS["primary_posts"]) == 8 and dig(plan_cfg, engine.KEYS["turnover"]) == 0.2
 
 
 def test_plan_view_bad_service_file_shows_the_cli_line(tmp_path):
@@ -163,7 +175,7 @@ def test_plan_staffing_of_a_two_discipline_service_reaches_the_config():
     assert engine.staffing(base) == [("care_coordinator", 12), ("psychiatrist", 2)]
     changed = load_config([*s.source(), *engine.plan_overrides(s, base)])
     assert engine.staffing(changed) == [("care_coordinator", 10), ("psychiatrist", 3)]
-    assert changed.turnover.annual_rate == 0.1
+    assert engine.get_value(changed, engine.KEYS["turnover"]) == 0.1
     assert engine.plan_overrides(engine.PlanSettings(reference="community_team"), base) == []
 
 

@@ -36,11 +36,11 @@ def test_browser_moves_a_slider_runs_and_reads_dropout(tmp_path):
         B.wait_idle(page)
         assert B.move_slider(page, REPAIR, 4) == "2"  # 0 -> 2 in steps of 0.5
         B.press(page, "Run")
-        usual = B.metric_value(page, "Dropout, usual care")
-        yours = B.metric_value(page, "Dropout, your settings")
+        usual = B.metric_value(page, re.compile(r"^Dropout.*, usual care$"))
+        yours = B.metric_value(page, re.compile(r"^Dropout.*, your settings$"))
         for v in (usual, yours):
             assert re.fullmatch(r"\d{1,3}\.\d%", v), v
-        diff = B.metric_value(page, "Dropout: difference")
+        diff = B.metric_value(page, re.compile(r"^Dropout.*: difference$"))
         assert re.fullmatch(r"[+-]\d+\.\d pp", diff), diff
         # The run used the moved slider (the page states its settings), and better repair lowers dropout.
         page.get_by_text(re.compile(r"repair skill 2, 0% trained")).first.wait_for(timeout=10_000)

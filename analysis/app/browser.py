@@ -97,9 +97,9 @@ def wait_idle(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
 
 
-def metric_value(page, label: str, timeout_ms: int = 180_000) -> str:
-    """The value shown by the ``st.metric`` whose label is ``label``."""
-    m = page.locator('[data-testid="stMetric"]', has=page.get_by_text(label, exact=True))
+def metric_value(page, label, timeout_ms: int = 180_000) -> str:
+    """The value shown by the ``st.metric`` whose label is ``label`` (a string, or a compiled regex)."""
+    m = page.locator('[data-testid="stMetric"]', has=page.get_by_text(label, exact=isinstance(label, str)))
     m.first.wait_for(timeout=timeout_ms)
     return m.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 

@@ -38,7 +38,9 @@ KEYS = {
     "monitoring_every": "rupture.monitoring_every",
     "rupture_sensitivity": "rupture.sensitivity",
     "primary_posts": "service.clinicians",  # posts of the first discipline (None: disciplines[0].count)
-    "disciplines": "service.disciplines",  # list of disciplines; each has name and count (posts)
+    "disciplines": "service.disciplines",  # list of disciplines, each with the two fields below
+    "discipline_name": "name",
+    "discipline_posts": "count",
     "turnover": "turnover.annual_rate",
     "reassignment": "policy.reassignment",
     "on_leave": "policy.on_leave",
@@ -346,12 +348,10 @@ def _groups() -> set[str]:
 
 
 def service_file_overrides(text: str, name: str = "service file") -> list[str]:
-    """Overrides from a planner's YAML: a ``service`` group file, or group sections (``service:``, ``turnover:``...).
-
-    The values then go through the normal config path (composition and validation), so a
-    mistake in the file gets the CLI's one-line message. Keys the file leaves out keep the
-    reference's values.
-    """
+    """Overrides from a planner's YAML (a ``service`` file, or ``service:``/``turnover:``... sections)."""
+    # The overrides then go through the normal config path (composition and validation), so a
+    # mistake in the file gets the CLI's one-line message; keys the file leaves out keep the
+    # reference's values.
     from simulation.errors import ConfigError
 
     try:
@@ -406,7 +406,7 @@ def staffing(cfg) -> list[tuple[str, int]]:
     """(discipline, posts) of a config, as the service counts them."""
     disc = get_value(cfg, KEYS["disciplines"])
     primary = get_value(cfg, KEYS["primary_posts"])
-    out = [(d.name, int(d.count)) for d in disc]
+    out = [(getattr(d, KEYS["discipline_name"]), int(getattr(d, KEYS["discipline_posts"]))) for d in disc]
     if primary is not None and out:
         out[0] = (out[0][0], int(primary))
     return out
@@ -424,7 +424,7 @@ def plan_overrides(s: PlanSettings, cfg) -> list[str]:
         primary = get_value(cfg, KEYS["primary_posts"])
         disc = [{f.name: getattr(d, f.name) for f in fields(d)} for d in get_value(cfg, KEYS["disciplines"])]
         for d, n in zip(disc, s.posts):
-            d["count"] = int(n)
+            d[KEYS["discipline_posts"]] = int(n)
         if primary is not None:
             out.append(f"{KEYS['primary_posts']}={int(s.posts[0])}")
         if len(disc) > 1 or primary is None:

@@ -7,6 +7,7 @@ default run), and saves small palette PNGs (each well under 200 KB).
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -51,7 +52,7 @@ def main(out: Path = OUT) -> list[Path]:
         B.move_slider(page, "Repair skill (log-odds of repairing a noticed rupture)", 4)
         B.move_slider(page, "Clinicians trained in rupture repair (%)", 5)
         B.press(page, "Run")
-        B.metric_value(page, "Dropout, your settings")
+        B.metric_value(page, re.compile(r"^Dropout.*, your settings$"))
         B.wait_idle(page)
         page.mouse.wheel(0, 430)
         page.wait_for_timeout(500)
