@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -79,6 +81,13 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     chunks are reused on a rerun); without it nothing touches the disk.
     """
     exp, scenarios = build_scenarios(overrides)
+    return run_built(exp, scenarios, out_dir=out_dir, progress=progress)
+
+
+def run_built(exp: Optional[Experiment], scenarios: Sequence[Scenario], out_dir: Optional[str | Path] = None,
+              progress: bool = False) -> Results:
+    """Run scenarios already built (by :func:`build_scenarios` or varied with :func:`with_values`)."""
+    scenarios = list(scenarios)
     base = scenarios[0].config
     run_dir = Path(out_dir) if out_dir is not None else (Path(base.output.dir) if base.output.dir else None)
     res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
@@ -94,6 +103,22 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
                          "kpis": exp.kpis if exp else [], "figures": exp.figures if exp else [],
                          "experiment_extra": exp.extra if exp else {}})
     return res
+
+
+def with_values(cfg: Config, values: Mapping[str, Any]) -> Config:
+    """A validated copy of ``cfg`` with dotted keys set, without composing again (fast, for pages)."""
+    out = copy.deepcopy(cfg)
+    for key, value in values.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            if not hasattr(node, part):
+                raise ConfigError(key, value, "not a config key")
+            node = getattr(node, part)
+        if not dataclasses.is_dataclass(node) or not hasattr(node, last):
+            raise ConfigError(key, value, "not a config key")
+        setattr(node, last, value)
+    return validate(out)
 
 
 def config_yaml(cfg: Config) -> str:

@@ -28,8 +28,13 @@ _RUN = {}  # the current job's run directory, for the interrupt message
 MAX_SWEEP_CHECKS = 512  # sweeps larger than this validate each value once instead of every combination
 
 
+def format_error(err: ConfigError) -> str:
+    """The one line a user sees for a bad value, on the command line and on the page."""
+    return f"alliance-sim: {err}"
+
+
 def _fail(err: ConfigError) -> None:
-    print(f"alliance-sim: {err}", file=sys.stderr)
+    print(format_error(err), file=sys.stderr)
     sys.exit(2)
 
 
