@@ -16,7 +16,7 @@ APP_PORT    ?= 8501
 HOT := simulation/build.py $(wildcard simulation/*.pxd) \
        $(patsubst %,simulation/%.py,$(shell sed -n 's/^COMPILED = (\(.*\))$$/\1/p' simulation/build.py | tr -d '",'))
 
-$(STAMP): pyproject.toml constraints.txt setup.py $(HOT)
+$(STAMP): Makefile pyproject.toml constraints.txt setup.py $(HOT)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# PIP_CONSTRAINT also pins the build environment's Cython, so the compiled code is reproducible.
