@@ -14,7 +14,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from analysis.app import engine  # noqa: E402
-from analysis.figures import KPI_LABELS  # noqa: E402
+from analysis.labels import kpi_label  # noqa: E402
 from analysis.report import build_report, kpi_table  # noqa: E402
 from analysis.rundata import RunData  # noqa: E402
 from simulation.api import load_config, run, with_values  # noqa: E402
@@ -135,8 +135,8 @@ def test_plan_view_runs_a_plan_and_offers_the_run_directory():
     assert not at.exception and not at.error
     res = at.session_state["plan_result"]
     table = at.dataframe[0].value
-    assert set(table["scenario"]) == {engine.PLAN}
-    assert KPI_LABELS[engine.KPIS["waiting"]] in set(table["KPI"])
+    assert set(table["scenario"]) == {engine.PLAN.capitalize()}  # the scenario as the report labels it
+    assert kpi_label(engine.KPIS["waiting"]) in set(table["KPI"])
     assert len(elements(at.main, "Image")) == 2  # waiting list over time, differences
     names = zipfile.ZipFile(io.BytesIO(res.zip_bytes)).namelist()
     for f in ("report.html", "report.md", "kpis.csv", "manifest.json", "what_if.yaml", "figures/service.png"):

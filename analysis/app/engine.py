@@ -59,6 +59,7 @@ KPIS = {
     "utilisation": "utilisation",
     "reassignments": "reassignments_per_100",
 }
+SCREEN_DPI = 100  # figures on the page: a screen needs less than the report's print resolution
 FIGURES = {"differences": "differences", "kpis": "kpis", "retention": "retention",
            "by_rupture": "retention_by_rupture", "trajectories": "trajectories", "service": "service"}
 TEACH_KPIS = ("dropout", "recovery", "repaired", "ruptured")
@@ -167,26 +168,21 @@ class Figure:
 
 
 def figure_title(name: str) -> str:
-    """A figure's title from the report (registry title where the figures carry one)."""
-    from analysis import figures as figs
+    """A figure's title, as its registry entry gives it (the report uses the same)."""
+    from analysis.figures import FIGURES
 
-    entry = getattr(figs, "FIGURES", {}).get(name)
-    title = getattr(entry, "title", None)
-    if title:
-        return str(title)
-    from analysis import report
-
-    return getattr(report, "FIGURE_TITLES", {}).get(name, name.replace("_", " ").capitalize())
+    entry = FIGURES.get(name)
+    return entry.title if entry is not None else name.replace("_", " ").capitalize()
 
 
 def draw_figures(run, names: list[str]) -> list[Figure]:
-    """Draw figures with the CLI's own figure functions (``analysis.figures.draw``)."""
-    from analysis.figures import draw
+    """Draw figures with the CLI's own figure functions (``analysis.figures.render``), at screen resolution."""
+    from analysis.figures import render
 
     out = []
     with _DRAW, tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            path, caption = draw(run, name, Path(tmp))
+            path, caption = render(run, name, Path(tmp), dpi=SCREEN_DPI)
             out.append(Figure(name, figure_title(name), path.read_bytes() if path else None, caption))
     return out
 
@@ -216,7 +212,7 @@ def difference_table(run, keys) -> "pd.DataFrame":  # noqa: F821
     from analysis.stats import comparisons, default_pairs
 
     comp = comparisons(run.tables["kpis"], default_pairs(run.scenarios, run.baseline), kpi_table_columns(run, keys))
-    return table(comp)
+    return table(run, comp)
 
 
 @dataclass
@@ -236,7 +232,7 @@ class Headline:
 
 def headline(run, key: str, scenario: str) -> Headline:
     """A KPI's value per scenario and the paired difference of ``scenario`` from the baseline."""
-    from analysis.figures import KPI_LABELS
+    from analysis.labels import kpi_label
     from analysis.report import fmt_ci, fmt_value
     from analysis.stats import compare
     from simulation.summary import kpi_ci
@@ -250,13 +246,13 @@ def headline(run, key: str, scenario: str) -> Headline:
     c = compare(k, scenario, run.baseline, [kpi]).iloc[0]
     scale, unit = (100.0, " pp") if _proportion(kpi) else (1.0, "")
     lo, hi = c["paired_ci_low"], c["paired_ci_high"]
-    return Headline(kpi, KPI_LABELS.get(kpi, kpi), *cells, f"{scale * c['diff']:+.1f}{unit}",
+    return Headline(kpi, kpi_label(kpi), *cells, f"{scale * c['diff']:+.1f}{unit}",
                     f"paired 95% interval {fmt_ci(kpi, lo, hi)}",
                     bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)))
 
 
 def _proportion(kpi: str) -> bool:
-    from analysis.figures import is_proportion
+    from analysis.labels import is_proportion
 
     return is_proportion(kpi)
 
