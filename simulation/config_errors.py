@@ -20,6 +20,25 @@ from .experiment import override_key
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[./@][A-Za-z0-9_]+)*")
+
+
+def check_override_text(override: str) -> str:
+    """An override as Hydra's grammar takes it: the bracket form ``a.b[0].c=5`` becomes ``a.b.0.c=5``,
+    and a key Hydra cannot parse (non-ASCII, spaces, symbols) is refused in one line."""
+    if "=" not in override:
+        return override
+    key, value = override.split("=", 1)
+    if "[" in key:
+        key = re.sub(r"\[(\d+)\]", r".\1", key)
+    bare = key.lstrip("+~")
+    if not _KEY.fullmatch(bare):
+        shown = bare if len(bare) <= 60 else bare[:40] + f"... ({len(bare)} characters)"
+        raise ConfigError(shown, NO_VALUE, "a config key of ASCII letters, digits, '_' and '.' (for a list item "
+                                           "the dotted form, e.g. service.disciplines.0.caseload_cap=5)")
+    return f"{key}={value}"
+
+
 def field_hint(key: str) -> Optional[Any]:
     """The schema annotation of a dotted key (``service.disciplines[0].count`` works too)."""
     cls: Any = Config
