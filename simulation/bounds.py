@@ -22,6 +22,7 @@ matches no field. ``python -m simulation.bounds`` prints the README table.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 import warnings
@@ -246,17 +247,22 @@ def _values(v: Any) -> list:
     return [v] if isinstance(v, (int, float)) and not isinstance(v, bool) else []
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _walk(obj: Any, prefix: str = "") -> Iterator[tuple[str, Bound, Any]]:
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        key = f"{prefix}{f.name}"
+    for name in _fields(type(obj)):
+        v = getattr(obj, name)
+        key = f"{prefix}{name}"
         if dataclasses.is_dataclass(v):
             yield from _walk(v, key + ".")
         elif isinstance(v, (list, tuple)) and v and all(dataclasses.is_dataclass(x) for x in v):
             for i, x in enumerate(v):
                 yield from _walk(x, f"{key}[{i}].")
         else:
-            b = bound_for(type(obj), f.name)
+            b = bound_for(type(obj), name)
             if b is not None:
                 yield key, b, v
 

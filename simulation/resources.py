@@ -129,7 +129,7 @@ def check_writable_dir(key: str, path: str | Path) -> None:
 
 
 def check_scheduler(address: str, timeout: float = 5.0) -> None:
-    """Refuse a Dask scheduler address nothing answers on within ``timeout`` seconds."""
+    """Refuse a Dask scheduler address nothing answers on (as Dask) within a few seconds."""
     import socket
 
     hostport = address.split("://", 1)[-1]
@@ -137,8 +137,15 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
     host = host.strip("[]")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
-            return
+            pass
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ConfigError("run.dask.address", address,
-                          f"a running Dask scheduler (no answer within {timeout:g} s: {reason})") from None
+                          f"a running Dask scheduler (none answered within {timeout:g} s: {reason})") from None
+    try:
+        from dask.distributed import Client
+    except ImportError:  # reported by the Dask backend itself
+        return
+    from .distributed import connect
+
+    connect(Client, address).close()

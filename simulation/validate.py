@@ -18,6 +18,7 @@ must agree with other keys, one ``@cross_check`` function.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -379,9 +380,15 @@ def _type_ok(hint: Any, v: Any) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved annotations (cached: resolving them is the slow part of a check)."""
+    return typing.get_type_hints(cls)
+
+
 def leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, str, Any, Any]]:
     """(key, rule key, annotation, value) for every field, list items of dataclasses included."""
-    hints = typing.get_type_hints(type(obj))
+    hints = type_hints(type(obj))
     for f in dataclasses.fields(obj):
         key = f"{prefix}{f.name}"
         v = getattr(obj, f.name)
