@@ -113,7 +113,7 @@ BOUNDS: dict[str, Bound] = {
     "engagement_logit_mean": LOGIT_MEAN,
     "engagement_logit_sd": LOGIT_SD,
     "low_intensity_share": SHARE,
-    "low_intensity_severity": LOGIT_COEF,
+    "low_intensity_severity": Bound(0.0, 20.0, (0.0, 5.0), "log-odds per SD of severity"),
     "max_sessions_low": COUNT_SESSIONS,
     "max_sessions_high": COUNT_SESSIONS,
     # clinicians

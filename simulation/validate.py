@@ -38,8 +38,10 @@ def free(key: str, v: Any) -> None:
 
 
 def probability(key: str, v: Any) -> None:
+    """A probability or share in [0, 1] (a value in (1, 100] was probably typed as a percentage)."""
     if not 0.0 <= v <= 1.0:
-        raise ConfigError(key, v, "a probability in [0, 1]")
+        hint = f"; did you mean {v / 100:g}?" if 1.0 < v <= 100.0 else ""
+        raise ConfigError(key, v, f"a probability in [0, 1]{hint}")
 
 
 def positive(key: str, v: Any) -> None:
@@ -516,20 +518,18 @@ def _policy(cfg: Config) -> None:
 def validate(cfg: Config) -> Config:
     """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged.
 
-    Order: types, then the hard ranges of :mod:`simulation.bounds`, then the field rules,
-    then the cross-field checks.
+    Order: types and field rules, then the hard ranges of :mod:`simulation.bounds`, then
+    the cross-field checks.
     """
     from .bounds import check_hard
 
-    found = list(leaves(cfg))
-    for key, _, hint, v in found:
+    for key, rule_key, hint, v in leaves(cfg):
         if not _type_ok(hint, v):
             raise ConfigError(key, v, describe_type(hint))
-    check_hard(cfg)
-    for key, rule_key, _, v in found:
         rule = FIELD_RULES.get(rule_key)
         if rule is not None:
             rule(key, v)
+    check_hard(cfg)
     for check in CROSS_CHECKS:
         check(cfg)
     return cfg
