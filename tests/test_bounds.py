@@ -136,3 +136,12 @@ def test_estimate_matches_patients_and_bounds_session_rows():
     # referrals are Poisson: the count is within 5 SD of its mean
     assert abs(n - est.patients) < 5 * math.sqrt(est.patients)
     assert len(res.tables["sessions"]) <= est.session_rows
+
+
+def test_readme_table_is_generated_from_the_bounds_table():
+    from pathlib import Path
+
+    from simulation.bounds import readme_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert readme_table() in readme, "regenerate the README table with: python -m simulation.bounds"
