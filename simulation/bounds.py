@@ -60,7 +60,9 @@ def _num(v: float) -> str:
 
 
 P = (0.0, 1.0)
-LOGIT_MEAN = Bound(-20.0, 20.0, (-5.0, 5.0), "log-odds")
+# Intercepts that only reach a safe logistic (C exp, or a branch on the sign) may be large:
+# tests and users set +-60 for "never" and "always".
+LOGIT_MEAN = Bound(-100.0, 100.0, (-5.0, 5.0), "log-odds")
 LOGIT_COEF = Bound(-20.0, 20.0, (-5.0, 5.0), "log-odds per unit")
 LOGIT_SD = Bound(0.0, 5.0, (0.0, 3.0), "log-odds SD")
 PROB = Bound(0.0, 1.0, P, "probability", "percent")
@@ -146,14 +148,14 @@ BOUNDS: dict[str, Bound] = {
     "clinician_error_sd": ALLIANCE_SD,
     "transfer_share": SHARE,
     # attendance
-    "dna_intercept": Bound(-20.0, 20.0, (-10.0, 2.0), "log-odds"),
+    "dna_intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
     "dna_engagement": LOGIT_COEF,
     "dna_alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
     "dna_unresolved": LOGIT_COEF,
     "dna_wait_per_week": Bound(-5.0, 5.0, (-0.5, 0.5), "log-odds per week waited"),
     "consecutive_dna_discharge": Bound(1, 10_000, (1, 10), "DNAs"),
     # dropout
-    "DropoutConfig.intercept": Bound(-20.0, 20.0, (-10.0, 2.0), "log-odds"),
+    "DropoutConfig.intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
     "early_boost": LOGIT_COEF,
     "early_decay": Bound(0.0, 10_000.0, (0.1, 50.0), "contacts", lo_open=True),
     "DropoutConfig.alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
@@ -173,7 +175,7 @@ BOUNDS: dict[str, Bound] = {
     "min_sessions_recovery_discharge": Bound(0, 10_000, (0, 50), "sessions"),
     "caseness_discharge_after": Bound(0, 10_000, (0, 50), "sessions"),
     # rupture
-    "RuptureConfig.intercept": Bound(-20.0, 20.0, (-10.0, 2.0), "log-odds"),
+    "RuptureConfig.intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
     "sensitivity": LOGIT_COEF,
     "strain": LOGIT_COEF,
     "RuptureConfig.alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
@@ -202,7 +204,7 @@ BOUNDS: dict[str, Bound] = {
     "measure_every": Bound(1, 10_000, (1, 20), "sessions"),
     "unresolved_sessions": Bound(1, 10_000, (1, 20), "sessions"),
     "request_slope": Bound(0.0, 50.0, (0.0, 10.0), "log-odds per scale point"),
-    "request_intercept": Bound(-50.0, 50.0, (-15.0, 0.0), "log-odds"),
+    "request_intercept": Bound(-100.0, 100.0, (-15.0, 0.0), "log-odds"),
     # turnover
     "annual_rate": Bound(0.0, 12.0, (0.0, 0.6), "leavers per clinician-year", "per_year"),
     "recruitment_delay_days": DAYS,

@@ -52,6 +52,9 @@ def _app(cfg: DictConfig) -> None:
     else:
         _RUN["resume"] = f"Resume with the same command plus output.dir={run_dir}"
     try:
+        from .resources import check_writable_dir
+
+        check_writable_dir("output.dir" if cfg.output.dir else "hydra.run.dir", run_dir)
         res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     except ConfigError as err:
         _fail(err)

@@ -63,7 +63,8 @@ def load_experiment(name_or_path: str) -> Experiment:
         raise ConfigError("experiment", str(name_or_path), f"a readable YAML file: {problem}{at}") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
-        kind = {list: "a list", str: "a string"}.get(type(data), f"a {type(data).__name__}")
+        kind = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+            type(data), f"a {type(data).__name__}")
         raise ConfigError("experiment", str(name_or_path),
                           f"a YAML file holding a mapping with keys {', '.join(KNOWN_KEYS)} (this one holds {kind})")
     return _experiment_from(path.stem, data, str(name_or_path))

@@ -132,12 +132,16 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
     """Refuse a Dask scheduler address nothing answers on (as Dask) within a few seconds."""
     import socket
 
-    hostport = address.split("://", 1)[-1]
+    if address.startswith("inproc://"):  # a scheduler in this process: only Dask can reach it
+        hostport = ""
+    else:
+        hostport = address.split("://", 1)[-1]
     host, _, port = hostport.rpartition(":")
     host = host.strip("[]")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
+        if hostport:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                pass
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ConfigError("run.dask.address", address,

@@ -130,7 +130,9 @@ _DASK = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0
 
 
 def dask_address(key: str, v: Any) -> None:
-    """A scheduler address as Dask takes it: [tcp|tls|ws|wss|ucx://]host:port."""
+    """A scheduler address as Dask takes it: [tcp|tls|ws|wss|ucx://]host:port, or inproc://... in one process."""
+    if re.fullmatch(r"inproc://\S+", v):
+        return
     m = _DASK.match(v)
     if not m or not 0 < int(m.group(2)) < 65536:
         raise ConfigError(key, v if len(v) <= 60 else v[:40] + "...",

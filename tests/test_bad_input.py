@@ -90,7 +90,7 @@ def test_sweep_above_512_combinations_checks_the_interacting_combination():
     ("a: [1, 2\n", "readable YAML"),
     ("- a\n- b\n", "holds a list"),
     ("hello\n", "holds a string"),
-    ("5\n", "holds a int"),
+    ("5\n", "holds a number"),
     ("baseline: [x]\n", "baseline"),
     ("extra: 5\n", "extra"),
     ("foo: 1\n", "not an experiment key"),
@@ -222,3 +222,29 @@ def test_command_warns_on_an_implausible_value_and_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "alliance-sim: WARNING: turnover.annual_rate=10" in out.stderr and "did you mean 0.10" in out.stderr
     assert out.stderr.count("turnover.annual_rate=10") == 1
+
+
+def test_report_rerun_line_repeats_the_experiment_path_as_given(tmp_path):
+    exp = tmp_path / "my_figure.yaml"
+    exp.write_text("scenarios:\n  base: []\n  more: [service.clinicians=12]\n")
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api.run(TINY[1:] + [f"experiment={exp}"], out_dir=out)
+        from analysis.report import build_report
+
+        build_report(out)
+    text = (out / "report.md").read_text()
+    assert f"alliance-sim experiment={exp} " in text and "experiment=my_figure " not in text
+
+
+def test_overflow_at_run_time_becomes_one_line_naming_the_implausible_keys(monkeypatch):
+    def overflow(*args, **kwargs):
+        raise OverflowError("math range error")
+
+    monkeypatch.setattr(api, "run_scenarios", overflow)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ConfigError) as info:
+            api.run(TINY + ["dropout.wait_per_week=-5"])
+    assert "\n" not in str(info.value) and "dropout.wait_per_week" in info.value.allowed
