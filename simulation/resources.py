@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -122,8 +123,12 @@ def check_writable_dir(key: str, path: str | Path) -> None:
             probe = probe.parent
         if not probe.is_dir():
             raise ConfigError(key, str(path), f"a directory path ({probe} is a file)")
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise ConfigError(key, str(path), f"a directory you can write ({probe} is not writable)")
+        target = p if p.is_dir() else probe
+        try:  # os.access is not enough (root on a read-only mount): make and remove a directory there
+            os.rmdir(tempfile.mkdtemp(prefix=".alliance-sim-probe-", dir=target))
+        except OSError as exc:
+            raise ConfigError(key, str(path), f"a directory you can write ({target}: "
+                                              f"{exc.strerror or exc})") from None
     except OSError as exc:  # e.g. a name too long for the file system
         raise ConfigError(key, str(path)[:80], f"a usable directory path ({exc.strerror or exc})") from None
 

@@ -248,3 +248,15 @@ def test_overflow_at_run_time_becomes_one_line_naming_the_implausible_keys(monke
         with pytest.raises(ConfigError) as info:
             api.run(TINY + ["dropout.wait_per_week=-5"])
     assert "\n" not in str(info.value) and "dropout.wait_per_week" in info.value.allowed
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a read-only /sys (Linux)")
+def test_run_directory_on_a_read_only_file_system_is_refused_before_the_run(capsys):
+    for argv, key in ((["hydra.run.dir=/sys/alliance-sim-x"], "hydra.run.dir"),
+                      (["-m", "hydra.sweep.dir=/sys/alliance-sim-y"], "hydra.sweep.dir")):
+        with pytest.raises(ConfigError) as info:
+            cli._check_dirs(argv)
+        assert info.value.key == key and "write" in info.value.allowed
+    with pytest.raises(ConfigError) as info:
+        api.run(TINY, out_dir="/sys/alliance-sim-z")
+    assert info.value.key == "out_dir"
