@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import typing
 import warnings
 from dataclasses import dataclass
