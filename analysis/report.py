@@ -323,7 +323,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
 
     doc.h(2, "Configuration and reproduction")
     overrides = [o for o in run.overrides(run.baseline) if not o.startswith("run.name=")] if run.baseline else []
-    exp = run.manifest.get("experiment")
+    exp = run.manifest.get("experiment_source") or run.manifest.get("experiment")  # as typed (a path stays a path)
     cmd = "alliance-sim " + (f"experiment={exp} " if exp else "experiment=null ") + \
         " ".join(o for o in common if not o.startswith("experiment="))
     doc.p(f"Rerun with `{cmd.strip()} run.seed={run.seed}`; regenerate this report with "
