@@ -38,6 +38,8 @@ class RunConfig:
     dask: DaskConfig = field(default_factory=DaskConfig)  # Dask cluster used when backend=dask
     progress: bool = True  # show a progress bar for multi-chunk runs
     name: str = "default"  # scenario name written into the tables
+    parameters: str = "point"  # point: the calibrated values | posterior: replication r uses posterior draw r
+    posterior: Optional[str] = None  # posterior file for parameters=posterior; None: calibration/posterior_<service.name>.parquet
 
 
 @dataclass

@@ -141,6 +141,8 @@ FIELD_RULES: dict[str, Rule] = {
     "run.dask.local_workers": optional(at_least(1)),
     "run.progress": free,
     "run.name": name,
+    "run.parameters": one_of({"point", "posterior"}),  # posterior: replication r uses draw r (simulation/parameters.py)
+    "run.posterior": optional(text),  # a posterior Parquet file (python -m analysis.infer writes one)
     # output
     "output.sessions": free,
     "output.stream_sessions": free,
