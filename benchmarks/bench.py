@@ -180,7 +180,7 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
 
 
 # Calibration-size run of the fit (configs/priors/talking_therapy.yaml, fit:): one replication.
-FIXED_COST_RUN = ["run.horizon_days=365", "run.warmup_days=180", "output.sessions=true", "run.progress=false"]
+FIXED_COST_RUN = ["run.horizon_days=730", "run.warmup_days=180", "output.sessions=true", "run.progress=false"]
 FIXED_COST_VALUES = {"rupture.intercept": -1.4, "dropout.intercept": -6.1, "outcome.response_rate": 0.021}
 
 

@@ -32,5 +32,8 @@ def print_summary(res: Results) -> None:
     print(f"\nMeans over {n} replication(s), measured patients only "
           f"(rates over those who started and ended treatment):")
     print(table.to_string())
+    if res.scenarios and res.scenarios[0].config.run.parameters == "posterior":
+        print("Parameters: posterior draws (run.parameters=posterior): replication r uses draw r; "
+              "intervals include parameter uncertainty.")
     if res.run_dir is not None:
         print(f"\nTables, manifest{' and report' if True else ''}: {res.run_dir}")

@@ -74,6 +74,9 @@ def test_posterior_replication_r_uses_draw_r_in_every_scenario(tmp_path, posteri
     assert k.loc[1, "dropout_rate"] > k.loc[0, "dropout_rate"]
     params = res.manifest["parameters"]
     assert params["mode"] == "posterior" and len(params["sha256"]) == 64 and params["draws"] == 3
+    from analysis.report import parameters_sentence
+
+    assert "posterior draws" in parameters_sentence(params) and params["sha256"][:12] in parameters_sentence(params)
 
 
 def test_posterior_with_workers_matches_serial(tmp_path, posterior_file):
@@ -81,12 +84,14 @@ def test_posterior_with_workers_matches_serial(tmp_path, posterior_file):
     serial = run(over)
     parallel = run([*over, "run.workers=2"])
     pd.testing.assert_frame_equal(serial.patients, parallel.patients)
-    assert run([*TINY, "run.replications=1"]).manifest == {} or True  # point runs need no posterior file
 
 
 def test_point_is_the_default_and_too_many_replications_is_one_clear_error(tmp_path, posterior_file):
     res = run([*TINY, "run.replications=1"], out_dir=tmp_path / "p")
     assert res.manifest["parameters"] == {"mode": "point"}
+    from analysis.report import parameters_sentence
+
+    assert "point values" in parameters_sentence(res.manifest["parameters"])
     with pytest.raises(ConfigError) as err:
         run([*TINY, "run.replications=4", "run.parameters=posterior", f"run.posterior={posterior_file}"])
     assert err.value.key == "run.replications"
