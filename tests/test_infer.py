@@ -156,3 +156,19 @@ def test_sensitivity_command_writes_its_csv_and_figure(tmp_path):
     # Moving the dropout intercept over its prior range must move dropout more than a rating error does.
     mu = df.set_index("parameter")["mu_star"]
     assert mu["dropout.intercept"] > mu["alliance.patient_error_sd"]
+
+
+@pytest.mark.parametrize("reference", ["talking_therapy", "community_team"])
+def test_priors_name_real_keys_and_contain_the_configured_values(reference):
+    from analysis.infer import load_priors, prepare_fit
+
+    priors = load_priors(reference)
+    cfg = prepare_fit(priors)
+    for p in priors.parameters:
+        value = cfg
+        for part in p.name.split("."):  # a renamed or moved key fails here, naming the prior
+            value = getattr(value, part)
+        assert p.low <= value <= p.high, (p.name, value)
+        assert p.reason, p.name
+    with_values(cfg, {p.name: p.low for p in priors.parameters})  # every corner value is valid
+    with_values(cfg, {p.name: p.high for p in priors.parameters})
