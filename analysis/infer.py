@@ -288,6 +288,7 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
         "distance": "RMS over fitted targets of |simulated - centre| / half-width (NaN counts 3)",
         "targets": [t.number for t in targets], "parameters": priors.names, "draws": int(len(post)),
         "extra_overrides": list(extra_overrides), "seed": seed,
+        "finished_from_history": bool(finish_only),  # --finish: workers/limits above are this call's, not the fit's
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     posterior_path = Path(posterior_path or CALIBRATION_DIR / f"posterior_{priors.reference}.parquet")
