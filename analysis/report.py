@@ -230,6 +230,19 @@ def _pairs(run: RunData) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------- report
+def parameters_sentence(params) -> str:
+    """Which parameter values the run used: calibrated point values, or one posterior draw per replication."""
+    if isinstance(params, dict) and params.get("mode") == "posterior":
+        return (f"Parameters: **posterior draws** (`run.parameters=posterior`): replication r of every scenario "
+                f"uses draw r of `{params.get('file')}` (SHA-256 `{str(params.get('sha256', ''))[:12]}`, "
+                f"{params.get('draws')} draws of {', '.join(params.get('names') or [])}), so the intervals include "
+                f"parameter uncertainty as well as Monte Carlo noise; paired differences still share each draw.")
+    if isinstance(params, dict) and params and "mode" not in params:
+        return "Parameters per scenario: " + "; ".join(f"{k}: {v.get('mode')}" for k, v in params.items()) + "."
+    return ("Parameters: **point values** (`run.parameters=point`, the calibrated values in `configs/`): the "
+            "intervals show Monte Carlo noise only, as if every parameter were known exactly.")
+
+
 def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Path:
     """Write report.md and report.html (and figures/, analysis/) into ``run_dir``; return the HTML path."""
     run = RunData.load(run_dir)
@@ -260,6 +273,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         doc.p("Settings shared by every scenario: " + ", ".join(f"`{o}`" for o in common) + ".")
     doc.p("Replication r of every scenario uses the same random numbers (common random numbers), so scenario "
           "differences are estimated replication by replication (paired).")
+    doc.p(parameters_sentence(run.manifest.get("parameters")))
 
     summary_name = str(run.extra.get("summary_figure") or SUMMARY_FIGURE)
     path, caption = render(run, summary_name, fig_dir)

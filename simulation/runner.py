@@ -70,6 +70,9 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     Pure (no I/O) unless ``sessions_dir`` is given: then the session table is streamed to
     part files in that directory, which belongs to this chunk alone.
     """
+    from .parameters import for_replication
+
+    cfg = for_replication(cfg, replication)  # run.parameters=posterior: this replication's draw
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
     tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
     return tables
@@ -80,6 +83,10 @@ def config_digest(cfg: Config) -> str:
     data = dataclasses.asdict(cfg)
     for group, key in EXECUTION_ONLY:
         data.get(group, {}).pop(key, None)
+    from .parameters import posterior_digest
+
+    if cfg.run.parameters == "posterior":  # the draws are part of what the chunk computed
+        data["posterior_sha256"] = posterior_digest(cfg)
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -306,6 +313,8 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
         "package_versions": package_versions(),
         "code_version": code_version(),
         "compiled_modules": compiled_modules(),  # the hot path ran as C (setup.py) or as Python
+        # point values or posterior draws (file and digest): simulation/parameters.py
+        "parameters": _parameters_manifest(res.scenarios),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **res.manifest,
         **(extra or {}),
@@ -313,6 +322,15 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
     res.manifest = manifest
     res.run_dir = run_dir
     atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def _parameters_manifest(scenarios: list[Scenario]) -> dict:
+    """The parameter mode of the run (the same in every scenario, else one entry per scenario)."""
+    from .parameters import parameters_manifest
+
+    per = {s.name: parameters_manifest(s.config) for s in scenarios}
+    values = list(per.values())
+    return values[0] if values and all(v == values[0] for v in values) else per
 
 
 def load_run(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -180,6 +180,8 @@ FIELD_RULES: dict[str, Rule] = {
     "run.progress": free,
     "run.name": name,
     "run.max_memory_gb": optional(positive),  # see simulation.resources
+    "run.parameters": one_of({"point", "posterior"}),  # posterior: replication r uses draw r (simulation/parameters.py)
+    "run.posterior": optional(text),  # a posterior Parquet file (python -m analysis.infer writes one)
     # output
     "output.sessions": free,
     "output.stream_sessions": free,
