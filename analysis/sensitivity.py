@@ -1,6 +1,6 @@
 """Global sensitivity: which parameters drive a KPI over their prior ranges (SALib Morris or Sobol).
 
-    python -m analysis sensitivity EXPERIMENT [kpi=dropout_rate,recovery_rate] [--method morris|sobol]
+    python -m analysis sensitivity EXPERIMENT [kpi=dropout_rate,reliable_recovery_rate] [--method morris|sobol]
         [--trajectories 10] [--samples 64] [--replications 1] [--scenario NAME] [key=value ...]
 
 The experiment's baseline scenario (or ``--scenario``) is composed once; its reference
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_KPIS = ("dropout_rate", "recovery_rate")
+DEFAULT_KPIS = ("dropout_rate", "reliable_recovery_rate")
 
 
 def _default_kpis() -> list[str]:
