@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from .config import Config, register_schema, to_config
 from .errors import ConfigError
 from .experiment import Experiment, load_experiment, merge_overrides, override_key
+from .rundir import run_dir_lock
 from .runner import Results, Scenario, run_scenarios, write_run
 from .validate import validate
 
@@ -75,25 +76,27 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     """Run the configured experiment (or single scenario) and return its tables.
 
     With ``out_dir`` the tables, summary and manifest are written there (and finished
-    chunks are reused on a rerun); without it nothing touches the disk.
+    chunks are reused on a rerun); without it nothing touches the disk. The directory is
+    locked while the run writes it: another process gets RunDirInUse (a ConfigError).
     """
     exp, scenarios = build_scenarios(overrides)
     base = scenarios[0].config
     run_dir = Path(out_dir) if out_dir is not None else (Path(base.output.dir) if base.output.dir else None)
-    res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
-                        backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
-    from analysis.summary import summarise
+    with run_dir_lock(run_dir):  # one run per directory, from its first chunk to its manifest
+        res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
+                            backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
+        from analysis.summary import summarise
 
-    res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
-                                      scenario_order=[s.name for s in scenarios])
-    res.experiment = exp
-    if run_dir is not None:
-        write_run(res, run_dir, fmt=base.output.format,
-                  extra={"experiment": exp.name if exp else None,
-                         "baseline": exp.baseline if exp else None,
-                         "description": exp.description if exp else "",
-                         "kpis": exp.kpis if exp else [], "figures": exp.figures if exp else [],
-                         "experiment_extra": exp.extra if exp else {}})
+        res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
+                                          scenario_order=[s.name for s in scenarios])
+        res.experiment = exp
+        if run_dir is not None:
+            write_run(res, run_dir, fmt=base.output.format,
+                      extra={"experiment": exp.name if exp else None,
+                             "baseline": exp.baseline if exp else None,
+                             "description": exp.description if exp else "",
+                             "kpis": exp.kpis if exp else [], "figures": exp.figures if exp else [],
+                             "experiment_extra": exp.extra if exp else {}})
     return res
 
 

@@ -12,6 +12,8 @@ command resumes.
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def _fail(err: ConfigError) -> None:
 @hydra.main(config_path=str(Path(__file__).resolve().parents[1] / "configs"), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     from . import api
-    from .report import print_summary
+    from .rundir import run_dir_lock
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
@@ -49,9 +51,17 @@ def _app(cfg: DictConfig) -> None:
     else:
         _RUN["resume"] = f"Resume with the same command plus output.dir={run_dir}"
     try:
-        res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
+        with run_dir_lock(run_dir):  # held through the report, so a second run cannot mix into it
+            _run_and_report(api, overrides, run_dir, cfg)
     except ConfigError as err:
         _fail(err)
+
+
+def _run_and_report(api, overrides: list[str], run_dir: Path, cfg: DictConfig) -> None:
+    """Run, print the summary, write the calibration table and the report (run directory locked)."""
+    from .report import print_summary
+
+    res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     m = res.manifest
     if m.get("chunks_reused"):
         print(f"alliance-sim: reused {m['chunks_reused']} of {m['chunks_total']} chunks from {run_dir / 'chunks'}; "
@@ -139,11 +149,17 @@ def main() -> None:
         _precheck(sys.argv[1:])
         _app()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the line short
         run_dir = _RUN.get("dir")
         where = f" under {run_dir / 'chunks'}" if run_dir is not None else ""
         print(f"\nalliance-sim: interrupted; finished chunks are kept{where}. "
               f"{_RUN.get('resume', 'Nothing was simulated yet.')}", file=sys.stderr)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Everything worth keeping is on disk (atomically); skip interpreter teardown, whose
+        # exit hooks (executor threads, Dask) are what could hang or print after the line.
+        os._exit(130)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # finished: a late Ctrl-C cannot turn into a traceback
 
 
 if __name__ == "__main__":
