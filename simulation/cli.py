@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -55,6 +56,10 @@ def _app(cfg: DictConfig) -> None:
             _run_and_report(api, overrides, run_dir, cfg)
     except ConfigError as err:
         _fail(err)
+    except Exception:
+        if _RUN.get("interrupted"):  # e.g. an import cut short by Ctrl-C fails with its own error
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _run_and_report(api, overrides: list[str], run_dir: Path, cfg: DictConfig) -> None:
@@ -145,9 +150,19 @@ def main() -> None:
     # With no experiment named, the command runs the default experiment (experiment=null: one scenario).
     if not any(a.split("=", 1)[0].lstrip("+~") == "experiment" for a in sys.argv[1:] if "=" in a):
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    interruptible(lambda: (_precheck(sys.argv[1:]), _app()))
+
+
+def interruptible(body: Callable[[], object]) -> None:
+    """Run ``body``; Ctrl-C anywhere in it prints the one line and exits 130, a Ctrl-C after it is ignored."""
+    signal.signal(signal.SIGINT, _on_sigint)
     try:
-        _precheck(sys.argv[1:])
-        _app()
+        try:
+            body()
+        except Exception:
+            if _RUN.get("interrupted"):  # an error Ctrl-C caused (an import cut short) is the interrupt
+                raise KeyboardInterrupt from None
+            raise
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the line short
         run_dir = _RUN.get("dir")
@@ -160,6 +175,12 @@ def main() -> None:
         # exit hooks (executor threads, Dask) are what could hang or print after the line.
         os._exit(130)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # finished: a late Ctrl-C cannot turn into a traceback
+
+
+def _on_sigint(signum, frame) -> None:
+    """Ctrl-C: remember it (an error it causes is reported as the interrupt), then interrupt."""
+    _RUN["interrupted"] = True
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -104,11 +104,7 @@ def _expected_tables(cfg: Config) -> set[str]:
 
 
 def _save_chunk(path: Path, tables: dict[str, pd.DataFrame], digest: str) -> None:
-    """Write a chunk into a temporary directory, list its files, mark it DONE, rename it into place.
-
-    Streamed session parts (if any) move in as ``sessions/part-*.parquet``. The file list
-    (sizes, SHA-256) is what a rerun checks before reusing the chunk.
-    """
+    """Write a chunk (and its session parts) into a temporary directory, list its files, mark it DONE, rename it."""
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -124,9 +120,7 @@ def _save_chunk(path: Path, tables: dict[str, pd.DataFrame], digest: str) -> Non
 
 
 def _load_chunk(path: Path, cfg: Config, stream: bool = False) -> Optional[dict[str, pd.DataFrame]]:
-    """A saved chunk's tables, or None (then it is recomputed) unless it is finished, holds every
-    table ``cfg`` expects and every listed file is intact; its sessions stay on disk when
-    ``stream`` (see _chunk_parts)."""
+    """A saved chunk's tables if every file it should hold is intact, else None; streamed sessions stay on disk."""
     files = verified_files(path, config_digest(cfg))
     if files is None or tables_of(files) != _expected_tables(cfg):
         return None
@@ -172,6 +166,7 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
     ``output.stream_sessions`` each chunk streams its session parts into its own directory
     (never a shared file), and the parent moves them into the saved chunk.
     """
+    run_dir = Path(run_dir) if run_dir is not None else None
     with run_dir_lock(run_dir):
         return _run_locked(scenarios, replications, run_dir, workers, backend, dask_address, progress)
 

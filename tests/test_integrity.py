@@ -200,7 +200,7 @@ def _children(pid: int) -> list[int]:
 def test_killed_parent_takes_its_workers_with_it(tmp_path):
     """SIGKILL of a run with run.workers=2 leaves no orphan worker, and the rerun resumes."""
     out = tmp_path / "run"
-    args = [EXE, "experiment=null", "run.replications=4", "run.workers=2", "run.horizon_days=1500",
+    args = [EXE, "experiment=null", "run.replications=4", "run.workers=2", "run.horizon_days=1000",
             "run.warmup_days=60", "run.progress=false", "output.sessions=false", f"output.dir={out}",
             f"hydra.run.dir={tmp_path / 'h'}"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
@@ -228,17 +228,22 @@ def test_killed_parent_takes_its_workers_with_it(tmp_path):
     assert res.manifest["chunks_reused"] + res.manifest["chunks_computed"] == 4
 
 
-# A driver process imports everything once and forks one CLI run per trial, so a trial
-# costs a run, not an interpreter start. The forked child calls the real entry point
-# (simulation.cli.main) in its own process group, as a terminal's foreground job, and
-# exits through normal interpreter teardown. The report is not built (it runs after the
-# workers are gone and is not what these trials test), so each trial stays short.
-DRIVER = r'''
+# A driver process composes the scenarios once and forks one run per trial, so a trial
+# costs a small parallel run, not an interpreter start and three Hydra compositions. The
+# forked child runs what the alliance-sim command runs after composing (run_scenarios,
+# write_run) inside the command's own Ctrl-C guard (simulation.cli.interruptible), in its
+# own process group as a terminal's foreground job, and exits through normal interpreter
+# teardown. (tests/test_resume.py sends Ctrl-C to the real command with workers as well.)
+DRIVER = r"""
 import json, os, random, signal, sys, time
 from pathlib import Path
 cfg = json.loads(sys.argv[1])
-import analysis.report, simulation.api, simulation.cli as cli, simulation.runner, simulation.workers
-analysis.report.build_report = lambda run_dir, figures=None: None
+import simulation.cli as cli
+from simulation.api import build_scenarios
+from simulation.rundir import run_dir_lock
+from simulation.runner import run_scenarios, write_run
+_, scenarios = build_scenarios(cfg["args"])
+reps = scenarios[0].config.run.replications
 
 def state(pid):
     try:
@@ -251,6 +256,17 @@ def state(pid):
 def children(pid):
     return [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and state(int(d.name)) == pid]
 
+def read(path):
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+def body(out):
+    with run_dir_lock(out):
+        res = run_scenarios(scenarios, reps, run_dir=out, workers=2)
+        write_run(res, out)
+
 def trial(i, delay):
     out = Path(cfg["base"]) / f"t{i}"
     r, w = os.pipe()
@@ -260,8 +276,8 @@ def trial(i, delay):
         os.close(r)
         os.dup2(w, 2)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        sys.argv = ["alliance-sim", *cfg["args"], f"output.dir={out}", f"hydra.run.dir={out}/h"]
-        cli.main()
+        cli._RUN.update(dir=out, resume="Run the same command again to resume.")
+        cli.interruptible(lambda: body(out))
         sys.exit(0)
     os.close(w)
     try:
@@ -274,7 +290,7 @@ def trial(i, delay):
         workers = children(pid)
         done, st = os.waitpid(pid, os.WNOHANG)
         status = st if done else None
-        time.sleep(0.002)
+        time.sleep(0.005)
     t_workers = time.time()
     if delay is not None and status is None:
         time.sleep(delay)
@@ -283,9 +299,11 @@ def trial(i, delay):
         except ProcessLookupError:
             pass
     t_sig = time.time()
-    hang = False
+    hang, complete = False, None
     while status is None:
         done, st = os.waitpid(pid, os.WNOHANG)
+        if complete is None and delay is None and b'"completed": true' in read(out / "manifest.json"):
+            complete = time.time() - t_workers
         if done:
             status = st
         elif time.time() - t_sig > 30:
@@ -299,46 +317,46 @@ def trial(i, delay):
     deadline = time.time() + 5
     while (left := [w for w in workers if state(w) is not None]) and time.time() < deadline:
         time.sleep(0.02)
-    return {"rc": os.waitstatus_to_exitcode(status), "stderr": err.decode(errors="replace"), "hang": hang,
-            "workers": len(workers), "orphans": left, "run_after_workers": time.time() - t_workers,
-            "seconds": time.time() - t0, "delay": delay}
+    res = {"rc": os.waitstatus_to_exitcode(status), "stderr": err.decode(errors="replace"), "hang": hang,
+           "workers": len(workers), "orphans": left, "complete_after_workers": complete,
+           "seconds": round(time.time() - t0, 3), "delay": delay}
+    print(json.dumps(res), flush=True)
+    return res
 
 rng = random.Random(cfg["seed"])
-calib = trial("calibration", None)
-results = [calib]
-span = calib["run_after_workers"]
-interrupted = 0
-while interrupted < cfg["interrupted"] and len(results) <= cfg["max_trials"]:
-    res = trial(len(results), rng.uniform(0, span))
-    results.append(res)
-    interrupted += res["rc"] == 130
-print(json.dumps(results))
-'''
+span = min(trial(f"calibration{i}", None)["complete_after_workers"] for i in range(2))  # the first is cold
+interrupted = trials = 0
+while interrupted < cfg["interrupted"] and trials < cfg["max_trials"]:
+    trials += 1
+    interrupted += trial(trials, rng.uniform(0, cfg["reach"] * span))["rc"] == 130
+"""
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc, uses fork")
 def test_ctrl_c_with_workers_always_exits_130_with_one_line(tmp_path):
     """Ctrl-C (SIGINT to the process group) at random points of 70 runs with run.workers=2.
 
-    Each trial starts a small parallel run (4 chunks, 2 workers) and, once the workers
-    exist, sends SIGINT after a delay drawn uniformly between 0 and the time the run
-    takes from that point to its exit (measured by an uninterrupted calibration run), so
-    the signals land while chunks compute, while they are saved, at the pool's shutdown
-    and while the tables are written. Every interrupted trial must exit 130 with exactly
-    the one documented line and no traceback, within 30 s (no hang), and leave no worker
-    alive; a trial whose run finished before the signal must exit 0 without a traceback.
+    Each trial starts a small parallel run (3 chunks, 2 workers) and, once the workers
+    exist, sends SIGINT after a delay drawn uniformly between 0 and 110% of the time the
+    run takes from that point to its complete manifest (the shorter of two uninterrupted
+    calibration runs), so the signals land while chunks compute, while they are saved, at
+    the pool's shutdown, while the tables are written and (a few) during exit. Every
+    interrupted trial must exit 130 with exactly the one documented line and no traceback,
+    within 30 s (no hang), and leave no worker alive; a trial whose run had finished when
+    the signal came must exit 0 without a traceback.
     Trials continue until 70 were interrupted: a failure that occurs in 1 trial out of 30
     is then caught with probability 1 - (29/30)^70 = 90.7%.
     """
-    cfg = {"base": str(tmp_path), "seed": 18, "interrupted": 70, "max_trials": 110,
-           "args": ["experiment=null", "run.replications=4", "run.workers=2", "run.horizon_days=150",
-                    "run.warmup_days=0", "run.progress=false", "output.sessions=false"]}
+    cfg = {"base": str(tmp_path), "seed": 18, "interrupted": 70, "max_trials": 100, "reach": 1.1,
+           "args": ["experiment=null", "run.replications=3", "run.horizon_days=40", "run.warmup_days=0",
+                    "output.sessions=false"]}
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(cfg)], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+                          timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)
-    calib, trials = results[0], results[1:]
-    assert calib["rc"] == 0 and calib["workers"] == 2, calib
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    calibration, trials = results[:2], results[2:]
+    for calib in calibration:
+        assert calib["rc"] == 0 and calib["workers"] == 2 and not calib["orphans"], calib
     interrupted = [t for t in trials if t["rc"] == 130]
     assert len(interrupted) >= 70, [t["rc"] for t in trials]
     expected = "alliance-sim: interrupted; finished chunks are kept under "
