@@ -11,9 +11,11 @@ directory never mixes two runs' results.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -27,6 +29,8 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 REPORT_FILES = ("report.md", "report.html")
 REPORT_GLOBS = ("figures/*.png", "analysis/*.csv")  # removed only in a directory that held a run
 
+# File systems without flock support (some network mounts): run unlocked, with a warning.
+UNLOCKABLE = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 _held: dict[str, list[int]] = {}  # resolved run dir -> [lock fd, depth]: re-entrant within a process
 
 
@@ -72,6 +76,12 @@ def run_dir_lock(run_dir: Optional[Path]) -> Iterator[None]:
         pid = _holder(fd)
         os.close(fd)
         raise RunDirInUse(str(run_dir), pid) from None
+    except OSError as exc:
+        if exc.errno not in UNLOCKABLE:
+            os.close(fd)
+            raise
+        print(f"alliance-sim: warning: {run_dir} cannot be locked ({exc.strerror}); "
+              "make sure no other run uses it", file=sys.stderr)
     except BaseException:
         os.close(fd)
         raise
