@@ -19,8 +19,24 @@ $(STAMP): pyproject.toml constraints.txt setup.py $(HOT)
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make run experiment=NAME run.replications=2` forwards KEY=VALUE words to alliance-sim: make
+# would otherwise take them as make variables and run the default experiment. Forwarded are
+# words whose key has a dot (run.seed=7) or is a config group or `experiment` (policy=continuity),
+# in the order typed (MAKEOVERRIDES lists them last first); ARGS="..." still works (anything,
+# e.g. ARGS="-m run.seed=1,2"), and any other KEY=VALUE stops with a message.
+SPACE := $(subst ,, )
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+CLI_WORDS := $(call reverse,$(subst \$(SPACE),@SPACE@,$(MAKEOVERRIDES)))
+CONFIG_GROUPS := experiment $(notdir $(patsubst %/,%,$(dir $(wildcard configs/*/*.yaml))))
+MAKE_VARIABLES := ARGS PYTHON VENV BIN STAMP
+cli_key = $(patsubst +%,%,$(patsubst ~%,%,$(firstword $(subst =, ,$(1)))))
+FORWARD := $(foreach w,$(CLI_WORDS),$(if $(filter $(MAKE_VARIABLES),$(call cli_key,$(w))),,$(w)))
+NOT_CONFIG := $(strip $(foreach w,$(FORWARD),$(if $(or $(findstring .,$(call cli_key,$(w))),$(filter $(CONFIG_GROUPS),$(call cli_key,$(w)))),,$(w))))
+RUN_ARGS := $(strip $(foreach w,$(FORWARD),'$(subst @SPACE@, ,$(w))'))
+
 run: $(STAMP)
-	$(BIN)/alliance-sim $(ARGS)
+	$(if $(NOT_CONFIG),$(error make run: $(subst @SPACE@, ,$(firstword $(NOT_CONFIG))) is neither a config key (GROUP.KEY=VALUE) nor a config group (GROUP=OPTION); pass other arguments as ARGS="..."))
+	$(BIN)/alliance-sim $(RUN_ARGS) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -37,8 +37,10 @@ def main() -> None:
     else:
         print(format_table(table))
     k = res.tables["kpis"]
-    cols = ["utilisation", "mean_wait_weeks", "mean_waiting", "dropout_rate", "dna_discharge_rate",
-            "recovery_rate", "mean_sessions", "rupture_patient_share", "repair_share", "left_waiting_list_rate"]
+    cols = [c for c in res.kpis.columns if c.startswith("utilisation_")] + [
+        "mean_wait_weeks", "mean_waiting", "dropout_rate", "attender_dropout_rate", "dna_discharge_rate",
+        "reliable_recovery_rate", "iapt_recovery_rate", "mean_sessions", "rupture_patient_share", "repair_share",
+        "left_waiting_list_rate"]
     print(k[cols].mean().round(3).to_frame().T.to_string(index=False))
     p = res.tables["patients"]
     m = p[p["measured"] & (p["sessions_attended"] > 0)]

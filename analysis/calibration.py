@@ -9,7 +9,7 @@ target whose reference is present in the run.
 
 Adding a target is one call from any module::
 
-    from analysis.calibration import register_target
+    from analysis.targets import register_target
     register_target("11a", "clinician turnover a year", "Brabson et al. 2020", 0.25, 0.60,
                     "community_team", my_estimator)
 
@@ -20,53 +20,19 @@ replications for one estimate and resamples whole replications (percentile inter
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-Tables = dict[str, pd.DataFrame]
-ENDED_EXCLUDE = ("censored", "left_waiting_list")
+from analysis import targets_community as _targets_community
+from analysis.targets import TARGETS, Tables, Target, register_target
+from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
+from simulation.summary import mean_ci
 
-
-@dataclass(frozen=True)
-class Target:
-    """One published figure and its estimator.
-
-    ``estimator(tables) -> float`` receives one scenario's tables: a single replication
-    (``interval="t"``) or all replications pooled (``interval="bootstrap"``).
-    """
-
-    number: str
-    quantity: str
-    source: str
-    low: float
-    high: float
-    reference: str  # reference configuration the target applies to
-    estimator: Callable[[Tables], float]
-    interval: str = "t"  # t | bootstrap
-    tables: tuple[str, ...] = ("patients",)  # tables the estimator reads
-    definition: str = ""  # how the quantity is computed from the tables
-
-    def inside(self, value: float) -> bool:
-        return bool(np.isfinite(value) and self.low <= value <= self.high)
-
-
-TARGETS: dict[str, Target] = {}
-
-
-def register_target(number: str, quantity: str, source: str, low: float, high: float, reference: str,
-                    estimator: Callable[[Tables], float], interval: str = "t",
-                    tables: tuple[str, ...] = ("patients",), definition: str = "") -> Target:
-    """Add (or replace) a target; it then appears in every calibration report."""
-    if interval not in ("t", "bootstrap"):
-        raise ValueError(f"interval must be 't' or 'bootstrap', not {interval!r}")
-    t = Target(str(number), quantity, source, float(low), float(high), reference, estimator, interval,
-               tuple(tables), definition)
-    TARGETS[t.number] = t
-    return t
+__all__ = ["TARGETS", "Target", "register_target", "finishers", "calibration_table", "estimate", "format_table",
+           "write_calibration"]
 
 
 # ---------------------------------------------------------------------------- populations
@@ -76,14 +42,7 @@ def _measured(p: pd.DataFrame) -> pd.DataFrame:
 
 def _attenders(p: pd.DataFrame) -> pd.DataFrame:
     """Measured patients with at least one attended session whose course has ended."""
-    m = _measured(p)
-    return m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
-
-
-def finishers(p: pd.DataFrame) -> pd.DataFrame:
-    """IAPT's "finished a course of treatment": ended, with at least two attended sessions."""
-    a = _attenders(p)
-    return a[a["sessions_attended"] >= 2]
+    return attenders_ended(p)
 
 
 def _improvement(p: pd.DataFrame) -> pd.Series:
@@ -146,8 +105,8 @@ def resolution_outcome_r(t: Tables) -> float:
 
 
 def dropout_share(t: Tables) -> float:
-    a = _attenders(t["patients"])
-    return float((a["exit_reason"] == "dropout").mean()) if len(a) else np.nan
+    """Target 6: the KPI ``attender_dropout_rate`` (dropouts among attenders whose course ended)."""
+    return attender_dropout(t["patients"])
 
 
 def early_dropout_share(t: Tables) -> float:
@@ -241,10 +200,8 @@ def finisher_mean_sessions(t: Tables) -> float:
 
 
 def finisher_recovery(t: Tables, caseness: float = 10.0) -> float:
-    """IAPT recovery: of finishers at caseness at referral, the share below caseness at the end."""
-    f = finishers(t["patients"])
-    f = f[f["baseline_severity"] >= caseness]
-    return float((f["final_severity"] < caseness).mean()) if len(f) else np.nan
+    """Target 10b: the KPI ``iapt_recovery_rate`` (IAPT recovery of finishers; PHQ-9 caseness 10)."""
+    return iapt_recovery(t["patients"], caseness)
 
 
 # ---------------------------------------------------------------------------- reference A
@@ -272,10 +229,11 @@ register_target("5", "r(all ruptures resolved, pre-post change)", "Eubanks, Mura
                 definition="point-biserial r among finishers with >= 1 rupture (as an observer codes them): "
                            "no rupture unresolved at the last attended session vs some, with baseline minus "
                            "last PHQ-9")
-register_target("6", "dropout (unilateral termination)", "Swift & Greenberg 2012", 0.17, 0.23, A,
-                dropout_share,
+register_target("6", "dropout of attenders (unilateral termination; KPI attender_dropout_rate)",
+                "Swift & Greenberg 2012", 0.17, 0.23, A, dropout_share,
                 definition="exit 'dropout' among measured patients with >= 1 attended session whose course "
-                           "ended (DNA discharge and leaving the waiting list are separate exits)")
+                           "ended (DNA discharge and leaving the waiting list are separate exits); the KPI "
+                           "dropout_rate also counts patients who never attended")
 register_target("7", "share of dropouts after the 1st or 2nd session", "Olfson et al. 2009", 0.70, 1.0, A,
                 early_dropout_share,
                 definition="dropouts (as in 6) with at most 2 attended sessions")
@@ -291,16 +249,14 @@ register_target("10a", "mean attended sessions of finishers", "NHS Digital IAPT 
                 6.0, 8.0, A, finisher_mean_sessions,
                 definition="finishers: ended with >= 2 attended sessions (IAPT's definition); IAPT 2017-18 "
                            "reports about 7")
-register_target("10b", "recovery of finishers", "NHS Digital IAPT annual report 2017-18", 0.45, 0.55, A,
-                finisher_recovery,
+register_target("10b", "IAPT recovery of finishers (KPI iapt_recovery_rate)", "NHS Digital IAPT annual report 2017-18",
+                0.45, 0.55, A, finisher_recovery,
                 definition="finishers at caseness at referral whose last score is below caseness (IAPT "
                            "'recovery', 50.8% in 2017-18)")
 
 
 # ---------------------------------------------------------------------------- the report
 def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    from analysis.summary import mean_ci
-
     return mean_ci(values)
 
 
@@ -417,6 +373,4 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 
 
 # Targets defined in other modules register themselves here.
-from analysis import targets_community as _targets_community  # noqa: E402
-
 _targets_community.register()

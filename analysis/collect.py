@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from simulation.io import read_manifest, read_table
-from simulation.kpis import KPI_INFO
+from simulation.kpis import is_kpi, kpi_info
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -58,8 +58,10 @@ def _parse(value: str):
 def collect(sweep_dir: Path, kpi: str = "dropout_rate", param: Optional[str] = None,
             out_dir: Optional[Path] = None) -> tuple[pd.DataFrame, list[Path]]:
     """Collect every job; write ``collected.csv`` and ``collected_<kpi>.png``; return (table, files)."""
-    if kpi not in KPI_INFO:
-        raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(KPI_INFO)}")
+    if not is_kpi(kpi):
+        from simulation.kpis import KPI_NAMES
+
+        raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(KPI_NAMES)} (per discipline: NAME_<discipline>)")
     jobs = job_dirs(Path(sweep_dir))
     settings, raw = [], []
     for j in jobs:
@@ -99,20 +101,22 @@ def collect(sweep_dir: Path, kpi: str = "dropout_rate", param: Optional[str] = N
 
 
 def plot_sweep(table: pd.DataFrame, kpi: str, param: str, others: list[str], out_dir: Path) -> Path:
+    """One KPI against the swept parameter, one line per scenario and other swept setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.figures import KPI_LABELS, kpi_axis_label
+    from analysis.labels import kpi_axis_label, kpi_label, kpi_scale, readable
 
-    sc = 100.0 if KPI_INFO[kpi][1] == "proportion" else 1.0
+    sc = kpi_scale(kpi)
     numeric = pd.to_numeric(table[param], errors="coerce").notna().all()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     group_cols = [c for c in ["scenario", *others] if c in table.columns]
     for i, (gkey, g) in enumerate(table.groupby(group_cols, sort=False)):
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        label = ", ".join(f"{c}={v}" if c != "scenario" else str(v) for c, v in zip(group_cols, gkey))
+        label = ", ".join(f"{readable(c.split('.')[-1]).lower()} = {v}" if c != "scenario" else readable(v)
+                          for c, v in zip(group_cols, gkey))
         if numeric:
             g = g.assign(_x=pd.to_numeric(g[param])).sort_values("_x")
             x = g["_x"].to_numpy(dtype=float)
@@ -129,12 +133,14 @@ def plot_sweep(table: pd.DataFrame, kpi: str, param: str, others: list[str], out
         ax.errorbar(x, y, yerr=[np.clip(np.nan_to_num(y - lo), 0, None), np.clip(np.nan_to_num(hi - y), 0, None)],
                     fmt="o-", capsize=4,
                     color=f"C{i}", label=label)
-    ax.set_xlabel(param)
+    ax.set_xlabel(f"{readable(param.split('.')[-1])} ({param})")
     ax.set_ylabel(kpi_axis_label(kpi))
+    ax.set_ylim(0, max(1e-9, ax.dataLim.ymax) * 1.1)  # every KPI is non-negative: the axis starts at zero
     reps = int(table["replications"].min())
     warn = "; few replications give wide intervals: add run.replications=10" if reps < 5 else ""
-    ax.set_title(f"{KPI_LABELS.get(kpi, kpi)} against {param}: sweep of {table['job'].nunique()} jobs\n"
-                 f"mean and 95% interval over {reps} replication(s) per job{warn}\n({KPI_INFO[kpi][0]})",
+    ax.set_title(f"{kpi_label(kpi)} against {readable(param.split('.')[-1]).lower()}: sweep of "
+                 f"{table['job'].nunique()} jobs\n"
+                 f"mean and 95% interval over {reps} replication(s) per job{warn}\n({kpi_info(kpi).definition})",
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)

@@ -1,14 +1,17 @@
 """Figures a planner or teacher can forward: titled, labelled with units, intervals drawn.
 
-Each figure is a function ``draw(run, path) -> caption`` in :data:`FIGURES`, selected by
-name in an experiment's ``figures:`` list. A figure that cannot be drawn from the saved
-tables (e.g. it needs the session table) raises :class:`FigureSkipped` with the reason,
-which the report prints instead of the figure.
+Each figure is a :class:`Figure` in :data:`FIGURES`: its name (as an experiment's
+``figures:`` list names it), its title, what it needs from the run (:data:`NEEDS`) and a
+``draw(run) -> (figure, caption)`` function. :func:`render` checks the needs, draws and
+saves; a figure that cannot be drawn says why instead (:class:`FigureSkipped`). Figures
+show human labels (scenario labels, KPI names with units), never internal keys, and rate
+axes start at zero.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,24 +23,27 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
+from analysis.labels import (diff_unit, exit_label, is_proportion, kpi_axis_label, kpi_label, kpi_scale,  # noqa: E402
+                             lower_label, readable)
 from analysis.rundata import RunData  # noqa: E402
-from analysis.stats import compare, mean_ci  # noqa: E402
+from analysis.stats import compare  # noqa: E402
 from analysis.survival import RUPTURE_STATUSES, kaplan_meier, retention_data, rupture_landmark  # noqa: E402
-from simulation.kpis import KPI_INFO  # noqa: E402
+from simulation.kpis import kpi_info  # noqa: E402
+from simulation.summary import kpi_ci  # noqa: E402
 
 DPI = 150
-FIGURES: dict[str, Callable[[RunData, Path], str]] = {}
 DEFAULT_FIGURES = ("kpis", "differences", "retention", "retention_by_rupture", "trajectories")
 STATUS_COLOURS = {"no rupture": "#4c72b0", "rupture repaired": "#55a868", "rupture unrepaired": "#c44e52"}
 
-KPI_LABELS = {
-    "referred": "Patients referred", "started": "Patients who started",
-    "dropout_rate": "Dropout", "dna_discharge_rate": "DNA discharge", "recovery_rate": "Recovery",
-    "reliable_improvement_rate": "Reliable improvement", "left_waiting_list_rate": "Left the waiting list",
-    "mean_sessions": "Attended sessions per patient", "mean_wait_weeks": "Wait for first appointment",
-    "rupture_patient_share": "Patients with a rupture", "repair_share": "Ruptures repaired",
-    "reassignments_per_100": "Reassignments", "mean_caseload": "Caseload per clinician",
-    "utilisation": "Caseload / cap", "mean_waiting": "Waiting-list length",
+# What a figure may need from a run, and the reason given when the run lacks it.
+NEEDS: dict[str, tuple[Callable[[RunData], bool], str]] = {
+    "sessions": (lambda run: run.has("sessions"), "needs the session table (run with output.sessions=true)"),
+    ">=2 scenarios": (lambda run: len(run.scenarios) >= 2,
+                      "only one scenario: there is no difference from a baseline to draw"),
+    "extra.dose": (lambda run: bool((run.extra.get("dose") or {}).get("key")),
+                   "the experiment names no dose (extra.dose.key)"),
+    "extra.trial": (lambda run: bool(run.extra.get("trial")), "the experiment has no trial design (extra.trial)"),
+    "timeseries": (lambda run: run.has("timeseries"), "no time series table in this run"),
 }
 
 
@@ -45,37 +51,44 @@ class FigureSkipped(Exception):
     """A figure that cannot be drawn from this run; the message says why."""
 
 
-def figure(name: str):
+@dataclass(frozen=True)
+class Figure:
+    """A registered figure: its name, title, what it needs from a run, and its draw function."""
+
+    name: str
+    title: str
+    needs: frozenset
+    draw: Callable[[RunData], tuple]  # run -> (matplotlib Figure, caption)
+
+    def missing(self, run: RunData) -> Optional[str]:
+        """Why this run cannot have the figure (the first unmet need), or None."""
+        for need in sorted(self.needs):
+            ok, why = NEEDS[need]
+            if not ok(run):
+                return f"{self.title.lower()} {why}" if need == "sessions" else why
+        return None
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def register_figure(name: str, title: str, needs: tuple = ()):
+    """Decorator: add ``draw(run) -> (figure, caption)`` to :data:`FIGURES` under ``name``."""
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"unknown figure need {sorted(unknown)[0]!r}; known: {', '.join(NEEDS)}")
+
     def deco(fn):
-        FIGURES[name] = fn
+        """Register ``fn`` and return it unchanged."""
+        FIGURES[name] = Figure(name, title, frozenset(needs), fn)
         return fn
 
     return deco
 
 
-def lower_label(kpi: str) -> str:
-    """The KPI's label for use mid-sentence (keeps acronyms such as DNA)."""
-    label = KPI_LABELS.get(kpi, kpi)
-    return label if label[:3].isupper() else label[0].lower() + label[1:]
-
-
-def is_proportion(kpi: str) -> bool:
-    return KPI_INFO.get(kpi, ("", ""))[1] == "proportion"
-
-
-def kpi_axis_label(kpi: str) -> str:
-    unit = KPI_INFO.get(kpi, ("", ""))[1]
-    label = KPI_LABELS.get(kpi, kpi)
-    return f"{label} (%)" if unit == "proportion" else f"{label} ({unit})"
-
-
-def _scale(kpi: str) -> float:
-    return 100.0 if is_proportion(kpi) else 1.0
-
-
-def _finish(fig, path: Path) -> None:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+def _top(fig, inches: float = 0.75) -> float:
+    """The figure fraction below a two-line suptitle, for ``tight_layout(rect=...)``."""
+    return 1.0 - inches / fig.get_figheight()
 
 
 def _forest_axes(n_panels: int, n_rows: int):
@@ -89,50 +102,55 @@ def _forest_axes(n_panels: int, n_rows: int):
 
 
 # ---------------------------------------------------------------------------- KPIs
-@figure("kpis")
-def kpis(run: RunData, path: Path) -> str:
-    """Each KPI's mean per scenario with its 95% interval across replications."""
+def _zero_based(ax, axis: str = "x") -> None:
+    """Start a rate or count axis at zero (every KPI is non-negative), keeping room above the data."""
+    lo, hi = (ax.dataLim.intervalx if axis == "x" else ax.dataLim.intervaly)
+    top = hi * 1.1 if np.isfinite(hi) and hi > 0 else 1.0
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(0, top)
+
+
+@register_figure("kpis", "KPIs by scenario")
+def kpis(run: RunData) -> tuple:
+    """Each KPI's mean per scenario with its 95% interval across replications, axes from zero."""
     k = run.tables["kpis"]
     names = run.kpi_names
     scen = run.scenarios
     fig, axes = _forest_axes(len(names), len(scen))
     y = np.arange(len(scen))[::-1]
     for ax, kpi in zip(axes, names):
-        sc = _scale(kpi)
+        sc = kpi_scale(kpi)
         for yi, s in zip(y, scen):
-            m, lo, hi = mean_ci(k.loc[k["scenario"] == s, kpi].to_numpy())
+            m, lo, hi = kpi_ci(kpi, k.loc[k["scenario"] == s, kpi].to_numpy())
             colour = "#333333" if s == run.baseline else "#1f77b4"
             if np.isfinite(lo):
                 ax.plot([lo * sc, hi * sc], [yi, yi], color=colour, lw=2.2, solid_capstyle="butt")
             ax.plot([m * sc], [yi], "o", color=colour, ms=6)
         ax.set_yticks(y)
-        ax.set_yticklabels(scen if ax.get_subplotspec().is_first_col() else [])
+        ax.set_yticklabels([run.label(s) for s in scen] if ax.get_subplotspec().is_first_col() else [])
         ax.set_ylim(-0.6, len(scen) - 0.4)
         ax.ticklabel_format(axis="x", useOffset=False)
+        _zero_based(ax, "x")
         ax.set_xlabel(kpi_axis_label(kpi))
-        ax.set_title(KPI_LABELS.get(kpi, kpi), fontsize=10)
+        ax.set_title(kpi_label(kpi), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-        ax.margins(x=0.15)
-    fig.suptitle(f"{run.experiment}: KPI means with 95% intervals over {run.replications} replications\n"
-                 f"(dot = mean, bar = 95% t-interval; baseline in black)", fontsize=11)
-    fig.tight_layout()
-    _finish(fig, path)
-    return ("KPI means per scenario with 95% t-intervals across replications. Rates are over measured "
-            "patients who started and ended treatment (see the KPI table for each denominator).")
+    fig.suptitle(f"{run.title}: KPI means with 95% intervals over {run.replications} replications\n"
+                 f"(dot = mean, bar = 95% interval; baseline in black; axes start at zero)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.5)))
+    return fig, ("KPI means per scenario with 95% intervals across replications (proportions: t-interval on "
+                 "the logit scale; other KPIs: t-interval cut at 0; so no interval leaves its range). Each KPI's "
+                 "denominator is in the KPI table.")
 
 
-@figure("differences")
-def differences(run: RunData, path: Path) -> str:
+@register_figure("differences", "Differences from the baseline", needs=(">=2 scenarios",))
+def differences(run: RunData) -> tuple:
     """Paired differences from the baseline, with the unpaired interval beside them."""
     scen = [s for s in run.scenarios if s != run.baseline]
-    if not scen:
-        raise FigureSkipped("only one scenario: there is no difference from a baseline to draw")
     k = run.tables["kpis"]
     names = run.kpi_names
     fig, axes = _forest_axes(len(names), len(scen))
     y = np.arange(len(scen))[::-1]
     for ax, kpi in zip(axes, names):
-        sc = _scale(kpi)
+        sc = kpi_scale(kpi)
         for yi, s in zip(y, scen):
             c = compare(k, s, run.baseline, [kpi]).iloc[0].copy()
             for col in ("diff", "paired_ci_low", "paired_ci_high", "unpaired_ci_low", "unpaired_ci_high"):
@@ -147,34 +165,32 @@ def differences(run: RunData, path: Path) -> str:
             ax.plot([c["diff"] * sc], [yi], "o", color="#d62728", ms=6)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y)
-        ax.set_yticklabels(scen if ax.get_subplotspec().is_first_col() else [])
+        ax.set_yticklabels([run.label(s) for s in scen] if ax.get_subplotspec().is_first_col() else [])
         ax.set_ylim(-0.6, len(scen) - 0.4)
         lo_x, hi_x = ax.dataLim.intervalx
         if not np.isfinite(lo_x) or hi_x - lo_x < 1e-9:  # all differences zero: a readable axis
             ax.set_xlim(-1, 1)
         ax.ticklabel_format(axis="x", useOffset=False)
-        unit = "percentage points" if is_proportion(kpi) else KPI_INFO[kpi][1]
-        ax.set_xlabel(f"difference in {lower_label(kpi)} ({unit})")
-        ax.set_title(KPI_LABELS.get(kpi, kpi), fontsize=10)
+        ax.set_xlabel(f"difference in {lower_label(kpi)} ({diff_unit(kpi)})")
+        ax.set_title(kpi_label(kpi), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.15)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"{run.experiment}: difference from baseline '{run.baseline}' (scenario minus baseline)",
+    fig.suptitle(f"{run.title}: difference from the baseline, {run.label(run.baseline)} (scenario minus baseline)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _finish(fig, path)
-    return (f"Difference of each scenario from the baseline '{run.baseline}'. Red: paired 95% interval over "
-            "replications (replication r of every scenario uses the same random numbers); grey: the unpaired "
-            "interval that ignores the pairing, for comparison. An interval that excludes 0 is a difference "
-            "larger than the simulation's noise.")
+    fig.tight_layout(rect=(0, 0.05, 1, _top(fig, 0.45)))
+    return fig, (f"Difference of each scenario from the baseline ({run.label(run.baseline)}). Red: paired 95% "
+                 "interval over replications (replication r of every scenario uses the same random numbers); "
+                 "grey: the unpaired interval that ignores the pairing, for comparison. An interval that "
+                 "excludes 0 is a difference larger than the simulation's noise.")
 
 
 # ---------------------------------------------------------------------------- retention
 MIN_AT_RISK = 20  # a curve is drawn only while at least this many patients are at risk
 
 
-def _km_plot(ax, curves: pd.DataFrame, group: str, order, colours=None) -> None:
+def _km_plot(ax, curves: pd.DataFrame, group: str, order, colours=None, labels=None) -> None:
     for i, g in enumerate(order):
         c = curves[curves[group] == g].sort_values("time")
         c = c[c["at_risk"].fillna(0) >= MIN_AT_RISK]
@@ -183,67 +199,56 @@ def _km_plot(ax, curves: pd.DataFrame, group: str, order, colours=None) -> None:
         colour = (colours or {}).get(g, f"C{i}")
         n, ev = int(c["n"].iloc[0]), int(c["events"].iloc[0])
         ax.step(c["time"], c["survival"] * 100, where="post", color=colour, lw=2,
-                label=f"{g} (n = {n:,}, dropouts = {ev:,})")
+                label=f"{(labels or {}).get(g, g)} (n = {n:,}, dropouts = {ev:,})")
         ax.fill_between(c["time"], c["ci_low"] * 100, c["ci_high"] * 100, step="post", color=colour, alpha=0.2,
                         lw=0)
+    ax.set_ylim(0, 100)  # retention is a rate: the axis starts at zero
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
 
 
-@figure("retention")
-def retention(run: RunData, path: Path) -> str:
+@register_figure("retention", "Retention by scenario")
+def retention(run: RunData) -> tuple:
     """Kaplan–Meier retention by scenario (patients table only)."""
     data = retention_data(run.tables["patients"], "sessions")
     curves = kaplan_meier(data, "scenario", run.scenarios)
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    _km_plot(ax, curves, "scenario", run.scenarios)
+    _km_plot(ax, curves, "scenario", run.scenarios, labels={s: run.label(s) for s in run.scenarios})
     ax.set_xlabel("attended sessions since the first appointment (0 = dropped out before attending one)")
     ax.set_ylabel("not yet dropped out (%)")
-    ax.set_title(f"{run.experiment}: retention (Kaplan–Meier, shaded = 95% band)\n"
-                 "event = dropout; recovery, completion, DNA discharge and end of run are censored", fontsize=10)
+    ax.set_title(f"{run.title}: retention (Kaplan–Meier, shaded = 95% band)\n"
+                 "event = dropout; recovery discharge, completion, DNA discharge and end of run are censored",
+                 fontsize=10)
     ax.legend(frameon=False, fontsize=8, loc="lower left")
     fig.tight_layout()
-    _finish(fig, path)
-    return ("Kaplan–Meier retention by scenario, pooled over replications: share of patients who have not "
-            "dropped out by each attended session. Other exits are censored. Bands are pointwise 95% intervals "
-            "that treat patients as independent.")
+    return fig, ("Kaplan–Meier retention by scenario, pooled over replications: share of patients who have not "
+                 "dropped out by each attended session. Other exits are censored. Bands are pointwise 95% "
+                 "intervals that treat patients as independent.")
 
 
-def _landmark(run: RunData) -> int:
-    return int(run.extra.get("landmark_session", 3))
-
-
-def _rupture_scenario(run: RunData) -> str:
-    s = run.extra.get("rupture_scenario")
-    return s if s in run.scenarios else run.baseline
-
-
-@figure("retention_by_rupture")
-def retention_by_rupture(run: RunData, path: Path) -> str:
+@register_figure("retention_by_rupture", "Retention by rupture status", needs=("sessions",))
+def retention_by_rupture(run: RunData) -> tuple:
     """Landmark Kaplan–Meier retention by rupture status (needs the session table)."""
-    if not run.has("sessions"):
-        raise FigureSkipped("retention by rupture status needs the session table (run with output.sessions=true)")
-    L = _landmark(run)
-    scen = _rupture_scenario(run)
+    L = run.landmark_session
+    scen = run.rupture_scenario
     data = rupture_landmark(run.tables["patients"], run.tables["sessions"], L, scenario=scen)
     if data.empty:
-        raise FigureSkipped(f"no patient reached attended session {L} in scenario '{scen}'")
+        raise FigureSkipped(f"no patient reached attended session {L} in scenario {run.label(scen)}")
     curves = kaplan_meier(data, "status", RUPTURE_STATUSES)
     fig, ax = plt.subplots(figsize=(8, 4.8))
     _km_plot(ax, curves, "status", RUPTURE_STATUSES, STATUS_COLOURS)
     ax.set_xlabel(f"further attended sessions after session {L}")
     ax.set_ylabel("not yet dropped out (%)")
-    ax.set_title(f"Retention by what happened in the first {L} sessions (scenario '{scen}')\n"
+    ax.set_title(f"Retention by what happened in the first {L} sessions ({run.label(scen)})\n"
                  f"patients still in treatment after session {L}; Kaplan–Meier, shaded = 95% band", fontsize=10)
     ax.legend(frameon=False, fontsize=8, loc="lower left")
     fig.tight_layout()
-    _finish(fig, path)
-    return (f"Landmark analysis: patients still in treatment after their attended session {L}, grouped by "
-            f"their ruptures in sessions 1–{L} (none; all repaired by session {L}; one still unrepaired), "
-            "followed from there until dropout (other exits censored). Grouping by 'ever ruptured' instead "
-            "would favour ruptures, because patients who stay longer have more chances of one. Curves stop where "
-            f"fewer than {MIN_AT_RISK} patients remain at risk.")
+    return fig, (f"Landmark analysis: patients still in treatment after their attended session {L}, grouped by "
+                 f"their ruptures in sessions 1–{L} (none; all repaired by session {L}; one still unrepaired), "
+                 "followed from there until dropout (other exits censored). Grouping by 'ever ruptured' instead "
+                 "would favour ruptures, because patients who stay longer have more chances of one. Curves stop "
+                 f"where fewer than {MIN_AT_RISK} patients remain at risk.")
 
 
 # ---------------------------------------------------------------------------- trajectories
@@ -287,12 +292,10 @@ def _pick_examples(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int)
     return found
 
 
-@figure("trajectories")
-def trajectories(run: RunData, path: Path) -> str:
+@register_figure("trajectories", "Example alliance trajectories", needs=("sessions",))
+def trajectories(run: RunData) -> tuple:
     """Example alliance trajectories: steady, V-shaped repair, unrepaired decline."""
-    if not run.has("sessions"):
-        raise FigureSkipped("example trajectories need the session table (run with output.sessions=true)")
-    scen = _rupture_scenario(run)
+    scen = run.rupture_scenario
     cfg = run.config(scen).get("alliance", {})
     lo, hi = float(cfg.get("scale_min", 1.0)), float(cfg.get("scale_max", 5.0))
     instrument = cfg.get("instrument", "WAI-SR")
@@ -325,7 +328,7 @@ def trajectories(run: RunData, path: Path) -> str:
                 ax.axvline(xi, color="#c44e52", lw=1.2, ls="--")
             for xi in x[ok]:
                 ax.axvline(xi, color="#55a868", lw=1.2, ls=":")
-            ax.set_title(f"{titles[kind]}\npatient {pid}, replication {rep}: {exits.get((rep, pid), '?')}",
+            ax.set_title(f"{titles[kind]}\npatient {pid}, replication {rep}: {exit_label(exits.get((rep, pid), '?'))}",
                          fontsize=9)
             ax.grid(alpha=0.3)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -340,17 +343,17 @@ def trajectories(run: RunData, path: Path) -> str:
                Line2D([], [], color="#c44e52", ls="--", label="rupture"),
                Line2D([], [], color="#55a868", ls=":", label="successful repair")]
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle(f"Example alliance trajectories (scenario '{scen}')", fontsize=12)
+    fig.suptitle(f"Example alliance trajectories ({run.label(scen)})", fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _finish(fig, path)
-    return ("Example patients, chosen automatically: steady courses without ruptures; ruptures that went "
-            "unresolved and were repaired at a later session (the dip and recovery of a V-shaped trajectory, "
-            "largest dips first); and ruptures never repaired, where the alliance keeps eroding (largest "
-            "declines first). The title gives each patient's exit.")
+    return fig, ("Example patients, chosen automatically: steady courses without ruptures; ruptures that went "
+                 "unresolved and were repaired at a later session (the dip and recovery of a V-shaped trajectory, "
+                 "largest dips first); and ruptures never repaired, where the alliance keeps eroding (largest "
+                 "declines first). The title gives each patient's exit.")
 
 
 # ---------------------------------------------------------------------------- dose-response
 def override_value(overrides: list[str], key: str) -> Optional[float]:
+    """The numeric value a scenario's overrides give ``key`` (the last one wins), or None."""
     for o in reversed(overrides):
         k, _, v = o.partition("=")
         if k.lstrip("+~") == key:
@@ -366,7 +369,7 @@ def dose_table(run: RunData) -> pd.DataFrame:
     dose = run.extra.get("dose") or {}
     key = dose.get("key")
     if not key:
-        raise FigureSkipped("the experiment names no dose (extra.dose.key)")
+        raise FigureSkipped(NEEDS["extra.dose"][1])
     k = run.tables["kpis"]
     rows = []
     for s in run.scenarios:
@@ -377,12 +380,18 @@ def dose_table(run: RunData) -> pd.DataFrame:
             continue
         row = {"scenario": s, "dose": v}
         for kpi in run.kpi_names:
-            m, lo, hi = mean_ci(k.loc[k["scenario"] == s, kpi].to_numpy())
+            m, lo, hi = kpi_ci(kpi, k.loc[k["scenario"] == s, kpi].to_numpy())
             row.update({kpi: m, f"{kpi}_ci_low": lo, f"{kpi}_ci_high": hi})
         rows.append(row)
     if len(rows) < 2:
-        raise FigureSkipped(f"fewer than two scenarios set a numeric {key}")
+        raise FigureSkipped(f"fewer than two scenarios set a numeric {dose_label(run)}")
     return pd.DataFrame(rows).sort_values("dose")
+
+
+def dose_label(run: RunData) -> str:
+    """The dose's human label (``extra.dose.label``, else derived from the key's last part)."""
+    dose = run.extra.get("dose") or {}
+    return str(dose.get("label") or readable(str(dose.get("key", "dose")).split(".")[-1]))
 
 
 def _config_value(cfg: dict, key: str):
@@ -394,29 +403,30 @@ def _config_value(cfg: dict, key: str):
     return float(cur) if isinstance(cur, (int, float)) else None
 
 
-@figure("dose_response")
-def dose_response(run: RunData, path: Path) -> str:
+@register_figure("dose_response", "Dose–response", needs=("extra.dose",))
+def dose_response(run: RunData) -> tuple:
     """A KPI against a numeric scenario parameter, with intervals (and a second KPI as context)."""
     dose = run.extra.get("dose") or {}
     t = dose_table(run)
     kpi = dose.get("kpi", "dropout_rate")
     context = dose.get("context_kpi")
-    label = dose.get("label", dose["key"])
-    sc = _scale(kpi)
+    label = dose_label(run)
+    short = label.split("(")[0].strip()
+    sc = kpi_scale(kpi)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     x = t["dose"].to_numpy()
     m = t[kpi].to_numpy() * sc
     lo, hi = t[f"{kpi}_ci_low"].to_numpy() * sc, t[f"{kpi}_ci_high"].to_numpy() * sc
     ax.fill_between(x, lo, hi, color="#c44e52", alpha=0.2, lw=0, label="95% interval across replications")
     ax.errorbar(x, m, yerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)], fmt="o-", color="#c44e52", lw=2,
-                capsize=4,
-                label=f"{KPI_LABELS.get(kpi, kpi)} (mean)")
+                capsize=4, label=f"{kpi_label(kpi)} (mean)")
     ax.set_xlabel(label)
     ax.set_ylabel(kpi_axis_label(kpi))
+    _zero_based(ax, "y")  # a teaching figure: the rate axis starts at zero
     ax.grid(alpha=0.3)
     ticks = [f"{v:g}" for v in x]
     if context and context in t:
-        cs = _scale(context)
+        cs = kpi_scale(context)
         ticks = [f"{v:g}\n{c * cs:.0f}{'%' if is_proportion(context) else ''}" for v, c in zip(x, t[context])]
         ax.set_xlabel(f"{label}\n(below: {lower_label(context)} achieved)")
     ax.set_xticks(x)
@@ -436,72 +446,93 @@ def dose_response(run: RunData, path: Path) -> str:
     ax2.axhline(0, color="black", lw=0.8)
     ax2.set_xticks(x)
     ax2.set_xticklabels([f"{v:g}" for v in x])
-    ax2.set_xlabel(label.split("(")[0].strip())
-    unit = "percentage points" if is_proportion(kpi) else KPI_INFO[kpi][1]
-    ax2.set_ylabel(f"difference in {lower_label(kpi)} ({unit})")
-    ax2.set_title(f"Paired difference from {label.split('(')[0].strip()} = {x[0]:g}\n(same patients and "
+    ax2.set_xlabel(short)
+    ax2.set_ylabel(f"difference in {lower_label(kpi)} ({diff_unit(kpi)})")
+    ax2.set_title(f"Paired difference from {short} = {x[0]:g}\n(same patients and "
                   "clinicians: 95% interval of per-replication differences)", fontsize=9)
     ax2.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title(f"{run.experiment}: {lower_label(kpi)} by {label.split('(')[0].strip()}\n"
+    ax.set_title(f"{run.title}: {lower_label(kpi)} by {short}\n"
                  f"{run.replications} replications per point; common random numbers across points", fontsize=10)
     fig.tight_layout()
-    _finish(fig, path)
-    return (f"Dose–response: {lower_label(kpi)} ({KPI_INFO[kpi][0]}) for each value of "
-            f"{dose['key']}, mean and 95% interval across replications. The paired differences in the table "
-            "(right panel and the differences table) are the sharper test of whether points differ.")
+    return fig, (f"Dose–response: {lower_label(kpi)} ({kpi_info(kpi).definition}) for each value of {label} "
+                 f"(`{dose['key']}`), mean and 95% interval across replications. The paired differences (right "
+                 "panel and the differences table) are the sharper test of whether points differ.")
 
 
 # ---------------------------------------------------------------------------- service
-@figure("service")
-def service(run: RunData, path: Path) -> str:
-    """Waiting list and caseload over time per scenario (mean over replications, with band)."""
-    ts = run.tables.get("timeseries")
-    if ts is None or ts.empty:
-        raise FigureSkipped("no time series table in this run")
+@register_figure("service", "Waiting list and caseload over time", needs=("timeseries",))
+def service(run: RunData) -> tuple:
+    """Waiting list, and caseload as a share of each discipline's cap, over time per scenario."""
+    ts = run.tables["timeseries"]
+    loads = run.tables.get("caseloads")
+    clin = run.tables.get("clinicians")
     warm = float(run.config().get("run", {}).get("warmup_days", 0.0))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = ["-", "--", ":", "-."]
+
+    def band(ax, d: pd.DataFrame, col: str, colour: str, label: str, ls: str = "-", scale: float = 1.0) -> None:
+        """Mean over replications per day with an approximate 95% band, never below zero."""
+        g = d.groupby("day")[col]
+        m, sd, n = g.mean() * scale, g.std(ddof=1) * scale, g.count()
+        half = (1.96 * sd / np.sqrt(n)).fillna(0)
+        ax.plot(m.index / 7, m, color=colour, lw=1.6, ls=ls, label=label)
+        ax.fill_between(m.index / 7, (m - half).clip(lower=0), m + half, color=colour, alpha=0.15, lw=0)
+
+    per_discipline = loads is not None and not loads.empty and clin is not None
     for i, s in enumerate(run.scenarios):
-        d = ts[ts["scenario"] == s]
-        for ax, col in zip(axes, ("waiting", "mean_caseload")):
-            g = d.groupby("day")[col]
-            m, sd, n = g.mean(), g.std(ddof=1), g.count()
-            half = 1.96 * sd / np.sqrt(n)
-            ax.plot(m.index / 7, m, color=f"C{i}", lw=1.6, label=s)
-            ax.fill_between(m.index / 7, m - half, m + half, color=f"C{i}", alpha=0.15, lw=0)
-    for ax, ylab in zip(axes, ("patients on the waiting list", "patients per active clinician")):
+        band(axes[0], ts[ts["scenario"] == s], "waiting", f"C{i}", run.label(s))
+        if per_discipline:
+            ls_s = loads[loads["scenario"] == s]
+            c_s = clin[clin["scenario"] == s]
+            for j, d in enumerate(dict.fromkeys(ls_s["discipline"])):
+                cap = float(c_s.loc[c_s["discipline"] == d, "caseload_cap"].mean())
+                band(axes[1], ls_s[ls_s["discipline"] == d], "mean_caseload", f"C{i}",
+                     f"{run.label(s)}, {readable(d).lower()}", styles[j % len(styles)], 100.0 / cap)
+        else:
+            band(axes[1], ts[ts["scenario"] == s], "mean_caseload", f"C{i}", run.label(s))
+    ylabels = ("patients on the waiting list",
+               "caseload as % of the discipline's cap" if per_discipline else "patients per clinician in post")
+    for ax, ylab in zip(axes, ylabels):
+        top = ax.dataLim.ymax
+        ax.set_ylim(0, top * 1.08 if np.isfinite(top) and top > 0 else 1)
         ax.axvline(warm / 7, color="grey", ls="--", lw=1)
         ax.text(warm / 7, ax.get_ylim()[1], " end of warm-up", va="top", fontsize=8, color="grey")
         ax.set_xlabel("weeks since the start of the run")
         ax.set_ylabel(ylab)
         ax.grid(alpha=0.3)
-    for ax in axes:
-        top = ax.dataLim.ymax
-        ax.set_ylim(0, top * 1.08 if np.isfinite(top) and top > 0 else 1)
     axes[0].set_title("Waiting list", fontsize=10)
-    axes[1].set_title("Caseload", fontsize=10)
-    handles, labels = axes[1].get_legend_handles_labels()
-    ncol = min(4, len(labels))
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
-    fig.suptitle(f"{run.experiment}: service over time (mean over replications, shaded = approx. 95% band)",
+    axes[1].set_title("Caseload per discipline (share of its cap)" if per_discipline else "Caseload", fontsize=10)
+    for ax in axes:
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+    fig.suptitle(f"{run.title}: service over time (mean over replications, shaded = approx. 95% band)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 * int(np.ceil(len(labels) / ncol)) + 0.02, 1, 1))
-    _finish(fig, path)
-    return ("Waiting-list length and mean caseload over time, averaged over replications. Statistics use only "
-            "the period after the warm-up (dashed line).")
+    fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.45)))
+    return fig, ("Waiting-list length and caseload over time, averaged over replications; caseload is per "
+                 "discipline as a share of that discipline's cap (a care coordinator's cap and a psychiatrist's "
+                 "differ sixfold). Statistics use only the period after the warm-up (dashed line).")
 
 
-def draw(run: RunData, name: str, out_dir: Path) -> tuple[Optional[Path], str]:
-    """Draw one figure into ``out_dir``: (path or None if skipped, caption or reason)."""
-    if name not in FIGURES:
-        from analysis import trial  # noqa: F401  (registers the trial figures)
-    if name not in FIGURES:
+def figure_path(out_dir: Path, name: str) -> Path:
+    """Where :func:`render` saves figure ``name``."""
+    return out_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.png"
+
+
+def render(run: RunData, name: str, out_dir: Path) -> tuple[Optional[Path], str]:
+    """Draw one figure into ``out_dir``: (path, caption), or (None, why it was not drawn)."""
+    fig_def = FIGURES.get(name)
+    if fig_def is None:
         return None, f"unknown figure '{name}' (known: {', '.join(sorted(FIGURES))})"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.png"
+    why = fig_def.missing(run)
+    if why:
+        return None, why
     try:
-        caption = FIGURES[name](run, path)
-    except FigureSkipped as why:
+        fig, caption = fig_def.draw(run)
+    except FigureSkipped as err:
         plt.close("all")
-        return None, str(why)
+        return None, str(err)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = figure_path(out_dir, name)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
     return path, caption

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.summary import mean_ci
+from simulation.summary import mean_ci
 
 Q, K, DELAY, TAU = 0.25, 12, 1.0, 1.0
 RHO = 0.6  # M/G/1 utilisation

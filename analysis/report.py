@@ -19,19 +19,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.figures import DEFAULT_FIGURES, KPI_LABELS, draw, is_proportion
+from analysis import trial
+from analysis.figures import DEFAULT_FIGURES, FIGURES, FigureSkipped, dose_label, dose_table, render
+from analysis.labels import is_proportion, kpi_label
 from analysis.rundata import RunData
-from analysis.stats import comparisons, default_pairs, mean_ci
-from analysis.survival import kaplan_meier, retention_data, survival_at
-from simulation.kpis import KPI_INFO
+from analysis.stats import comparisons, default_pairs
+from analysis.survival import RUPTURE_STATUSES, kaplan_meier, retention_data, rupture_landmark, survival_at
+from simulation.kpis import kpi_info
+from simulation.summary import INTERVALS, kpi_ci
 
-
-FIGURE_TITLES = {
-    "kpis": "KPIs by scenario", "differences": "Differences from the baseline", "retention": "Retention by scenario",
-    "retention_by_rupture": "Retention by rupture status", "trajectories": "Example alliance trajectories",
-    "dose_response": "Dose–response", "service": "Waiting list and caseload over time",
-    "power": "Trial power curve", "trial_estimates": "Emulated trial estimates",
-}
+SUMMARY_FIGURE = "kpis"  # shown before the tables unless the experiment names another (extra.summary_figure)
 
 
 # ---------------------------------------------------------------------------- blocks
@@ -42,21 +39,27 @@ class Doc:
         self.blocks: list[tuple] = []
 
     def h(self, level: int, text: str) -> None:
+        """A heading."""
         self.blocks.append(("h", level, text))
 
     def p(self, text: str) -> None:
+        """A paragraph (`code` and **bold** spans allowed)."""
         self.blocks.append(("p", text))
 
     def table(self, df: pd.DataFrame) -> None:
+        """A table."""
         self.blocks.append(("table", df))
 
     def code(self, text: str, summary: Optional[str] = None) -> None:
+        """A code block, folded under ``summary`` if given."""
         self.blocks.append(("code", text, summary))
 
     def figure(self, path: Path, caption: str, rel: str) -> None:
+        """A figure with its caption (``rel``: its path relative to the report)."""
         self.blocks.append(("figure", path, caption, rel))
 
     def markdown(self) -> str:
+        """The report as Markdown, figures linked."""
         out = []
         for b in self.blocks:
             if b[0] == "h":
@@ -73,6 +76,7 @@ class Doc:
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
+        """The report as one self-contained HTML page, figures embedded."""
         out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
                "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}"
                "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
@@ -121,12 +125,14 @@ def _md_table(df: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------------------- formatting
 def fmt_value(kpi: str, v: float) -> str:
+    """A KPI value for a table: proportions in %, others to two decimals."""
     if v is None or not np.isfinite(v):
         return "–"
     return f"{100 * v:.1f}%" if is_proportion(kpi) else f"{v:.2f}"
 
 
 def fmt_interval(kpi: str, m: float, lo: float, hi: float, diff: bool = False) -> str:
+    """A value with its interval: "19.8% [18.9, 20.7]" (differences of proportions in pp)."""
     if m is None or not np.isfinite(m):
         return "–"
     if is_proportion(kpi):
@@ -150,29 +156,52 @@ def fmt_ci(kpi: str, lo: float, hi: float) -> str:
 
 
 def kpi_table(run: RunData, kpis: list[str]) -> pd.DataFrame:
+    """One row per KPI: label, definition, unit, interval method, and each scenario's mean [95% CI]."""
     k = run.tables["kpis"]
     rows = []
     for kpi in kpis:
-        row = {"KPI": KPI_LABELS.get(kpi, kpi), "definition (denominator)": KPI_INFO[kpi][0],
-               "unit": KPI_INFO[kpi][1]}
+        info = kpi_info(kpi)
+        row = {"KPI": info.label, "definition (denominator)": info.definition,
+               "unit": "%" if info.is_proportion else info.unit, "95% interval": INTERVAL_SHORT[info.interval]}
         for s in run.scenarios:
-            m, lo, hi = mean_ci(k.loc[k["scenario"] == s, kpi].to_numpy())
-            row[s] = fmt_interval(kpi, m, lo, hi)
+            m, lo, hi = kpi_ci(kpi, k.loc[k["scenario"] == s, kpi].to_numpy())
+            row[run.label(s)] = fmt_interval(kpi, m, lo, hi)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def difference_table(comp: pd.DataFrame) -> pd.DataFrame:
+INTERVAL_SHORT = {"logit": "logit t (stays in 0–100%)", "t0": "t cut at 0", "t": "t"}
+
+
+def difference_table(run: RunData, comp: pd.DataFrame) -> pd.DataFrame:
+    """One row per comparison and KPI: the paired difference with its interval, and the unpaired one."""
     rows = []
     for r in comp.itertuples():
-        rows.append({"scenario": r.scenario, "compared with": r.reference, "KPI": KPI_LABELS.get(r.kpi, r.kpi),
+        rows.append({"scenario": run.label(r.scenario), "compared with": run.label(r.reference),
+                     "KPI": kpi_label(r.kpi), "unit": "pp" if is_proportion(r.kpi) else kpi_info(r.kpi).unit,
                      "difference [paired 95% CI]": fmt_interval(r.kpi, r.diff, r.paired_ci_low, r.paired_ci_high, True),
                      "unpaired 95% CI": fmt_ci(r.kpi, r.unpaired_ci_low, r.unpaired_ci_high),
                      "paired interval excludes 0": _excludes_zero(r.paired_ci_low, r.paired_ci_high)})
     return pd.DataFrame(rows)
 
 
+def width_ratio_sentence(ratio: float) -> str:
+    """What the median unpaired/paired width ratio says about common random numbers, either way round."""
+    if not np.isfinite(ratio):
+        return ""
+    if ratio > 1.05:
+        return (f"The unpaired intervals are {ratio:.1f} times as wide as the paired ones (median over KPIs and "
+                "comparisons): common random numbers make these comparisons sharper.")
+    if ratio < 0.95:
+        return (f"The paired intervals are wider than the unpaired ones (median width ratio unpaired/paired "
+                f"{ratio:.2f}): here the scenarios' replications are not positively correlated, so common random "
+                "numbers do not sharpen the comparison. The paired interval is still the one to use.")
+    return (f"Paired and unpaired intervals are about as wide (median width ratio unpaired/paired {ratio:.2f}): "
+            "common random numbers neither sharpen nor blur these comparisons.")
+
+
 def _excludes_zero(lo: float, hi: float) -> str:
+    """Whether a paired interval excludes zero, in words."""
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "–"
     if lo == hi == 0:
@@ -185,13 +214,14 @@ def scenario_overrides(run: RunData) -> tuple[list[str], pd.DataFrame]:
     hidden = ("run.name=", "experiment=", "output.dir=", "run.progress=")
     lists = {s: [o for o in run.overrides(s) if not o.startswith(hidden)] for s in run.scenarios}
     common = [o for o in (lists[run.scenarios[0]] if run.scenarios else []) if all(o in v for v in lists.values())]
-    rows = [{"scenario": s + (" (baseline)" if s == run.baseline else ""),
+    rows = [{"scenario": run.label(s) + (" (baseline)" if s == run.baseline else ""), "name": s,
              "overrides": ", ".join(o for o in v if o not in common) or "(none: base configuration)"}
             for s, v in lists.items()]
     return common, pd.DataFrame(rows)
 
 
 def _pairs(run: RunData) -> list[tuple[str, str]]:
+    """Every scenario against the baseline, plus the experiment's extra contrasts."""
     pairs = default_pairs(run.scenarios, run.baseline)
     for c in run.extra.get("contrasts") or []:
         if len(c) == 2 and c[0] in run.scenarios and c[1] in run.scenarios and tuple(c) not in pairs:
@@ -209,14 +239,17 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     ana_dir.mkdir(exist_ok=True)
     names = figures or run.manifest.get("figures") or list(DEFAULT_FIGURES)
     doc = Doc()
-    title = f"alliance-sim report: {run.experiment}"
+    title = f"alliance-sim report: {run.title}"
     doc.h(1, title)
     cfg = run.config()
     r = cfg.get("run", {})
+    horizon, warmup = r.get("horizon_days"), r.get("warmup_days")
+    period = (f"{horizon:g} measured days ({horizon / 365.25:.1f} years) after {warmup:g} days of warm-up that are "
+              "not measured" if isinstance(horizon, (int, float)) and isinstance(warmup, (int, float))
+              else "a warm-up (not measured) and a measured period")
     doc.p(f"Created {run.manifest.get('created', '?')}; code version `{run.manifest.get('code_version', '?')}`; "
           f"seed **{run.seed}**; **{run.replications}** replication(s) per scenario; each replication simulates "
-          f"{r.get('warmup_days', '?'):g} days of warm-up (not measured) and {r.get('horizon_days', '?'):g} "
-          f"measured days. Run directory: `{run_dir}`.")
+          f"{period}. Run directory: `{run_dir}`.")
 
     doc.h(2, "What was compared")
     if run.manifest.get("description"):
@@ -228,11 +261,21 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     doc.p("Replication r of every scenario uses the same random numbers (common random numbers), so scenario "
           "differences are estimated replication by replication (paired).")
 
+    summary_name = str(run.extra.get("summary_figure") or SUMMARY_FIGURE)
+    path, caption = render(run, summary_name, fig_dir)
+    if path is not None:
+        doc.h(2, "At a glance")
+        doc.figure(path, caption, f"figures/{path.name}")
+
     kpis = run.kpi_names
     doc.h(2, "Key performance indicators")
-    doc.p("Mean across replications with its 95% t-interval. Rates are among measured patients (referred after "
-          "the warm-up); each row's definition gives the denominator. Dropout means unilateral termination; "
-          "DNA discharge and leaving the waiting list are separate exits.")
+    doc.p("Mean across replications with its 95% interval. Rates are among measured patients (referred after "
+          "the warm-up); each row's definition gives the denominator. Intervals respect each KPI's bounds: "
+          f"proportions use a {INTERVALS['logit']}; counts, lengths and waits use the {INTERVALS['t0']}, "
+          "which covers the true mean whenever the t-interval does. "
+          "Dropout means unilateral termination; DNA discharge and leaving the waiting list are separate exits. "
+          "Three recoveries are distinct: recovery discharge (an exit reason), reliable recovery and IAPT "
+          "recovery of finishers (see the README table 'Which recovery is which').")
     doc.table(kpi_table(run, kpis))
 
     pairs = _pairs(run)
@@ -240,16 +283,15 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         comp = comparisons(run.tables["kpis"], pairs, kpis)
         comp.to_csv(ana_dir / "differences.csv", index=False)
         doc.h(2, "Differences between scenarios")
-        doc.p("Scenario minus reference, with the paired 95% interval (per-replication differences) and, for "
-              "comparison, the unpaired Welch interval that ignores the common random numbers. Proportions are "
-              "in percentage points (pp).")
-        doc.table(difference_table(comp))
+        doc.p("Scenario minus reference, with the paired 95% interval (a t-interval of the per-replication "
+              "differences, on the raw scale: a difference may be negative) and, for comparison, the unpaired "
+              "Welch interval that ignores the common random numbers. Proportions are in percentage points (pp).")
+        doc.table(difference_table(run, comp))
         wide = comp.assign(ratio=(comp["unpaired_ci_high"] - comp["unpaired_ci_low"])
                            / (comp["paired_ci_high"] - comp["paired_ci_low"]))
-        ratio = wide["ratio"].replace([np.inf, -np.inf], np.nan).median()
-        if np.isfinite(ratio):
-            doc.p(f"Median ratio of unpaired to paired interval width: {ratio:.1f} (how much narrower common random "
-                  "numbers make the comparison).")
+        sentence = width_ratio_sentence(wide["ratio"].replace([np.inf, -np.inf], np.nan).median())
+        if sentence:
+            doc.p(sentence)
     else:
         doc.p("One scenario only: no differences to report.")
 
@@ -268,12 +310,14 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     doc.h(2, "Figures")
     skipped = []
     for name in names:
-        path, caption = draw(run, name, fig_dir)
-        if path is None:
-            skipped.append(f"**{name}**: {caption}")
+        if name == summary_name and path is not None:
+            continue  # shown at the top
+        fpath, fcaption = render(run, name, fig_dir)
+        if fpath is None:
+            skipped.append(f"**{name}**: {fcaption}")
         else:
-            doc.h(3, FIGURE_TITLES.get(name, name.replace("_", " ").capitalize()))
-            doc.figure(path, caption, f"figures/{path.name}")
+            doc.h(3, FIGURES[name].title)
+            doc.figure(fpath, fcaption, f"figures/{fpath.name}")
     if skipped:
         doc.p("Figures not drawn:\n" + "\n".join(f"- {s}" for s in skipped))
 
@@ -299,6 +343,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
 
 
 def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
+    """Kaplan–Meier retention at a few session counts, per scenario."""
     data = retention_data(run.tables["patients"], "sessions")
     if data.empty:
         return
@@ -318,14 +363,13 @@ def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     n = curves.groupby("scenario", sort=False)[["n", "events"]].first()
     table.insert(1, "patients (dropouts)", [f"{int(n.loc[s, 'n']):,} ({int(n.loc[s, 'events']):,})"
                                             if s in n.index else "–" for s in run.scenarios])
+    table["scenario"] = table["scenario"].map(run.label)
     doc.table(table)
 
 
 def _rupture_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
-    from analysis.figures import _landmark, _rupture_scenario
-    from analysis.survival import RUPTURE_STATUSES, rupture_landmark
-
-    L, scen = _landmark(run), _rupture_scenario(run)
+    """Landmark retention by rupture status in the first L sessions."""
+    L, scen = run.landmark_session, run.rupture_scenario
     data = rupture_landmark(run.tables["patients"], run.tables["sessions"], L, scenario=scen)
     if data.empty:
         return
@@ -334,7 +378,7 @@ def _rupture_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     at = survival_at(curves, "status", times)
     at.to_csv(ana_dir / "retention_by_rupture.csv", index=False)
     doc.h(2, "Retention by rupture status")
-    doc.p(f"Scenario '{scen}': patients still in treatment after attended session {L}, grouped by their ruptures "
+    doc.p(f"Scenario {run.label(scen)}: patients still in treatment after attended session {L}, grouped by their ruptures "
           f"in sessions 1–{L}, and the share not yet dropped out a given number of further sessions later "
           "(Kaplan–Meier, 95% interval; 0 = dropped out straight after the landmark session).")
     rows = []
@@ -350,8 +394,7 @@ def _rupture_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
 
 
 def _dose_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
-    from analysis.figures import FigureSkipped, dose_table
-
+    """Each KPI at each dose, with its interval."""
     try:
         t = dose_table(run)
     except FigureSkipped:
@@ -359,29 +402,27 @@ def _dose_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     t.to_csv(ana_dir / "dose_response.csv", index=False)
     dose = run.extra.get("dose") or {}
     doc.h(2, "Dose–response")
-    doc.p(f"Each scenario sets `{dose.get('key')}` ({dose.get('label', '')}).")
-    cols = {"scenario": t["scenario"], "dose": t["dose"].map(lambda v: f"{v:g}")}
+    doc.p(f"Each scenario sets {dose_label(run)} (`{dose.get('key')}`).")
+    cols = {"scenario": t["scenario"].map(run.label), "dose": t["dose"].map(lambda v: f"{v:g}")}
     for kpi in run.kpi_names:
-        cols[KPI_LABELS.get(kpi, kpi)] = [fmt_interval(kpi, m, lo, hi) for m, lo, hi in
+        cols[kpi_label(kpi)] = [fmt_interval(kpi, m, lo, hi) for m, lo, hi in
                                           zip(t[kpi], t[f"{kpi}_ci_low"], t[f"{kpi}_ci_high"])]
     doc.table(pd.DataFrame(cols))
 
 
 def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
-    from analysis import trial
-
+    """The emulated cluster-randomised trial: true effect, headline design, power, clinicians needed."""
     settings = trial.trial_settings(run.extra)
     try:
-        tables = trial.analyse(run, ana_dir)
+        tables = trial.trial_tables(run)
     except ValueError as err:
         doc.h(2, "Trial emulation")
         doc.p(f"Not analysed: {err}.")
         return
-    run._trial_tables = tables
     d = settings["design"]
     doc.h(2, "Trial emulation: cluster-randomised trial of rupture-repair training")
     doc.p(f"Each replication of scenario '{settings['scenario']}' is one trial: clinicians are randomised to "
-          "training (simple randomisation, probability `rupture.training_share`), patients are analysed under "
+          "training (simple randomisation, probability `intervention.training_share`), patients are analysed under "
           "the arm of the clinician who first treated them. A design of k clinicians and m patients per clinician "
           "takes the first k clinicians and each one's first m measured patients who finished treatment. "
           "Primary analysis: two-sample t-test on clinicians' mean outcomes (cluster-level summaries, k − 2 "
@@ -440,9 +481,9 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
 
 
 def _fmt_spread(o: str, v: float) -> str:
-    return f"{100 * v:.1f} pp" if o in ("dropout", "recovered") else f"{v:.2f}"
+    return f"{100 * v:.1f} pp" if trial.is_share(o) else f"{v:.2f}"
 
 
 def _fmt_outcome(o: str, m: float, lo: float = np.nan, hi: float = np.nan, diff: bool = False) -> str:
-    key = "dropout_rate" if o in ("dropout", "recovered") else "mean_sessions"
+    key = "dropout_rate" if trial.is_share(o) else "mean_sessions"
     return fmt_interval(key, m, lo, hi, diff)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.summary import mean_ci
+from simulation.summary import mean_ci
 
 __all__ = ["mean_ci", "paired_diff_ci", "unpaired_diff_ci", "compare", "proportion_ci"]
 

@@ -2,7 +2,7 @@
 
 Time scale: **attended sessions** since the first appointment (calibration target 7 and the
 dropout hazard are both per session). The event is dropout (unilateral termination); every
-other exit (recovered, completed, DNA discharge, still in care at the end) is censored, so
+other exit (recovery discharge, completed, DNA discharge, still in care at the end) is censored, so
 a curve is "the share not yet dropped out", not "the share still attending". Only measured
 patients who had a first appointment enter. Bands are lifelines' 95% pointwise intervals
 (Greenwood, exponential transform); they treat patients as independent and so ignore

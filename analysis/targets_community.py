@@ -142,7 +142,7 @@ def _per_replication(fn):
 
 def register() -> None:
     """Add target 11 (two rows) to the calibration report, for reference B."""
-    from analysis.calibration import register_target
+    from analysis.targets import register_target
 
     spec = TARGET_11["estimators"]
     register_target("11a", "clinician turnover in B (leavers per clinician-year)", TARGET_11["source"],

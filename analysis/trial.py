@@ -3,7 +3,7 @@
 How the trial maps onto runs (set in ``experiments/trial_emulation.yaml``):
 
 * **One replication is one trial.** In the ``trial`` scenario every clinician is trained
-  with probability ``rupture.training_share`` (0.5), using the clinician's own uniform
+  with probability ``intervention.training_share`` (0.5), using the clinician's own uniform
   draw: simple randomisation of clinicians (clusters). Patients are nested in the
   clinician who first treated them (``first_clinician_id``); they are analysed under that
   clinician's arm (intention to treat, even if later reassigned).
@@ -22,8 +22,9 @@ How the trial maps onto runs (set in ``experiments/trial_emulation.yaml``):
   (everybody trained) run on the same random numbers, so their paired difference is the
   effect of training a whole service: the estimand the trial estimates.
 
-Outcomes: ``dropout`` (0/1), ``recovered`` (0/1), ``improvement`` (observed PHQ-9 points,
-baseline minus last observed).
+Outcomes: ``dropout`` (0/1), ``reliable_recovery`` (0/1: last score below caseness with
+reliable change, the patients table's ``recovered`` column), ``improvement`` (observed
+PHQ-9 points, baseline minus last observed).
 """
 
 from __future__ import annotations
@@ -35,28 +36,32 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.figures import plt, register_figure
+from analysis.rundata import RunData
 from analysis.stats import mean_ci, proportion_ci
 
 OUTCOMES = {
     "dropout": ("dropout (share of patients)", "percentage points"),
-    "recovered": ("recovery (share of patients)", "percentage points"),
+    "reliable_recovery": ("reliable recovery (share of patients)", "percentage points"),
     "improvement": ("symptom improvement (PHQ-9 points)", "PHQ-9 points"),
 }
 
 
 def trial_settings(extra: dict) -> dict:
+    """The experiment's trial design (``extra.trial``) with defaults filled in; ValueError for an unknown outcome."""
     t = dict(extra.get("trial") or {})
     t.setdefault("scenario", "trial")
     t.setdefault("clinicians", [10, 20])
     t.setdefault("patients_per_clinician", [5, 10, 20])
     t.setdefault("design", {"clinicians": max(t["clinicians"]), "patients_per_clinician":
                             max(t["patients_per_clinician"])})
-    t.setdefault("outcomes", ["dropout", "recovered", "improvement"])
+    t.setdefault("outcomes", ["dropout", "reliable_recovery", "improvement"])
     t.setdefault("alpha", 0.05)
     t.setdefault("truth", ["truth_control", "truth_treated"])
     unknown = [o for o in t["outcomes"] if o not in OUTCOMES]
     if unknown:
-        raise ValueError(f"unknown trial outcome {unknown[0]!r}; known: {', '.join(OUTCOMES)}")
+        hint = " ('recovered' is now 'reliable_recovery')" if "recovered" in unknown else ""
+        raise ValueError(f"unknown trial outcome {unknown[0]!r}{hint}; known: {', '.join(OUTCOMES)}")
     return t
 
 
@@ -65,7 +70,7 @@ def patient_outcomes(patients: pd.DataFrame) -> pd.DataFrame:
     p = patients[patients["measured"].astype(bool) & patients["first_session_day"].notna()
                  & (patients["exit_reason"].astype(str) != "censored")].copy()
     p["dropout"] = (p["exit_reason"].astype(str) == "dropout").astype(float)
-    p["recovered"] = p["recovered"].astype(float)
+    p["reliable_recovery"] = p["recovered"].astype(float)
     p["improvement"] = (p["baseline_severity"] - p["final_severity"]).astype(float)
     return p
 
@@ -149,6 +154,7 @@ def emulate(patients: pd.DataFrame, clinicians: pd.DataFrame, settings: dict) ->
 
 
 def power_table(trials: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Power (share of trials with p < alpha, Wilson interval) and the estimates, per design and outcome."""
     rows = []
     for (k, m, o), g in trials.groupby(["clinicians", "patients_per_clinician", "outcome"], sort=True):
         ok = g["p"].notna()
@@ -231,7 +237,7 @@ def clusters_needed(truth: pd.DataFrame, headline: pd.DataFrame, patients: pd.Da
     return pd.DataFrame(rows)
 
 
-def analyse(run, out_dir: Path) -> dict[str, pd.DataFrame]:
+def analyse(run: RunData, out_dir: Path) -> dict[str, pd.DataFrame]:
     """All trial tables for a run (written as CSV into ``out_dir``)."""
     settings = trial_settings(run.extra)
     trials = emulate(run.tables["patients"], run.tables["clinicians"], settings)
@@ -250,84 +256,86 @@ def analyse(run, out_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------------------- figures
-def _register() -> None:
-    from analysis.figures import FigureSkipped, figure, plt
-
-    @figure("power")
-    def power(run, path: Path) -> str:
-        if not run.extra.get("trial"):
-            raise FigureSkipped("the experiment has no trial design (extra.trial)")
-        settings = trial_settings(run.extra)
-        tables = getattr(run, "_trial_tables", None) or analyse(run, run.run_dir / "analysis")
-        pw = tables["trial_power"]
-        outcomes = settings["outcomes"]
-        fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 4.4), sharey=True, squeeze=False)
-        for ax, o in zip(axes[0], outcomes):
-            for i, k in enumerate(sorted(pw["clinicians"].unique())):
-                g = pw[(pw["outcome"] == o) & (pw["clinicians"] == k)].sort_values("patients_per_clinician")
-                x = g["patients_per_clinician"].to_numpy()
-                y = g["power"].to_numpy() * 100
-                err = [np.clip(y - g["power_ci_low"] * 100, 0, None), np.clip(g["power_ci_high"] * 100 - y, 0, None)]
-                ax.errorbar(x, y, yerr=err, fmt="o-",
-                            capsize=3, color=f"C{i}", label=f"{k} clinicians")
-            ax.axhline(80, color="grey", ls="--", lw=1)
-            ax.axhline(settings["alpha"] * 100, color="grey", ls=":", lw=1)
-            ax.set_ylim(0, 100)
-            ax.set_xlabel("patients per clinician")
-            ax.set_title(OUTCOMES[o][0], fontsize=10)
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(f"power at alpha = {settings['alpha']:g} (%)")
-        axes[0][0].legend(frameon=False, fontsize=8, title="trial size", loc="upper left")
-        n = int(pw["trials"].max())
-        fig.suptitle("Cluster-randomised trial of rupture-repair training: power (cluster-level t-test)\n"
-                     f"share of {n} emulated trials with p < {settings['alpha']:g}; bars = 95% Wilson interval; "
-                     "dashed = 80%, dotted = alpha", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        plt.close(fig)
-        return ("Power of the emulated cluster-randomised trial: the share of replications (each one trial, "
-                "clinicians randomised 1:1 by simple randomisation) in which the cluster-level t-test rejected "
-                "'no effect' at the given alpha, for each number of clinicians and patients per clinician.")
-
-    @figure("trial_estimates")
-    def trial_estimates(run, path: Path) -> str:
-        if not run.extra.get("trial"):
-            raise FigureSkipped("the experiment has no trial design (extra.trial)")
-        settings = trial_settings(run.extra)
-        tables = getattr(run, "_trial_tables", None) or analyse(run, run.run_dir / "analysis")
-        tr = tables["trial_replications"]
-        truth = tables.get("trial_truth")
-        design = settings["design"]
-        h = tr[(tr["clinicians"] == int(design["clinicians"]))
-               & (tr["patients_per_clinician"] == int(design["patients_per_clinician"]))]
-        outcomes = settings["outcomes"]
-        fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 5), squeeze=False)
-        for ax, o in zip(axes[0], outcomes):
-            g = h[h["outcome"] == o].sort_values("estimate").reset_index(drop=True)
-            sc = 100.0 if o in ("dropout", "recovered") else 1.0
-            sig = g["p"] < settings["alpha"]
-            y = np.arange(len(g))
-            for yi, r, s in zip(y, g.itertuples(), sig):
-                ax.plot([r.ci_low * sc, r.ci_high * sc], [yi, yi], color="#d62728" if s else "#999999", lw=1)
-            ax.plot(g["estimate"] * sc, y, "o", color="black", ms=2.5)
-            ax.axvline(0, color="black", lw=0.8)
-            if truth is not None:
-                t = float(truth.set_index("outcome").loc[o, "true_effect"]) * sc
-                ax.axvline(t, color="#1f77b4", lw=2, label=f"true effect {t:+.2f}")
-                ax.legend(frameon=False, fontsize=8, loc="lower right")
-            ax.set_yticks([])
-            ax.set_xlabel(f"trained minus untrained ({OUTCOMES[o][1]})")
-            ax.set_title(OUTCOMES[o][0], fontsize=10)
-            ax.grid(axis="x", alpha=0.3)
-        fig.suptitle(f"Estimates from {h['replication'].nunique()} emulated trials of {design['clinicians']} "
-                     f"clinicians x {design['patients_per_clinician']} patients (95% CIs; red = p < "
-                     f"{settings['alpha']:g})", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        plt.close(fig)
-        return ("Each line is one emulated trial at the headline design: the cluster-level estimate of the "
-                "training effect with its 95% interval, sorted; red where p < alpha. The blue line is the "
-                "effect of training the whole service (paired comparison of everybody vs nobody trained).")
+def trial_tables(run: RunData) -> dict[str, pd.DataFrame]:
+    """The trial tables of a run, computed once (kept in ``run.analysis_tables``) and shared by
+    the report's trial section and the trial figures."""
+    if "trial_power" not in run.analysis_tables:
+        run.analysis_tables.update(analyse(run, run.run_dir / "analysis"))
+    return {k: v for k, v in run.analysis_tables.items() if k.startswith("trial_")}
 
 
-_register()
+def is_share(outcome: str) -> bool:
+    """Whether a trial outcome is a 0/1 share (shown in %, compared in percentage points)."""
+    return outcome in ("dropout", "reliable_recovery")
+
+
+@register_figure("power", "Trial power curve", needs=("extra.trial",))
+def power(run: RunData) -> tuple:
+    """Power of the emulated cluster-randomised trial against patients per clinician."""
+    settings = trial_settings(run.extra)
+    tables = trial_tables(run)
+    pw = tables["trial_power"]
+    outcomes = settings["outcomes"]
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 4.4), sharey=True, squeeze=False)
+    for ax, o in zip(axes[0], outcomes):
+        for i, k in enumerate(sorted(pw["clinicians"].unique())):
+            g = pw[(pw["outcome"] == o) & (pw["clinicians"] == k)].sort_values("patients_per_clinician")
+            x = g["patients_per_clinician"].to_numpy()
+            y = g["power"].to_numpy() * 100
+            err = [np.clip(y - g["power_ci_low"] * 100, 0, None), np.clip(g["power_ci_high"] * 100 - y, 0, None)]
+            ax.errorbar(x, y, yerr=err, fmt="o-",
+                        capsize=3, color=f"C{i}", label=f"{k} clinicians")
+        ax.axhline(80, color="grey", ls="--", lw=1)
+        ax.axhline(settings["alpha"] * 100, color="grey", ls=":", lw=1)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("patients per clinician")
+        ax.set_title(OUTCOMES[o][0], fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"power at alpha = {settings['alpha']:g} (%)")
+    axes[0][0].legend(frameon=False, fontsize=8, title="trial size", loc="upper left")
+    n = int(pw["trials"].max())
+    fig.suptitle("Cluster-randomised trial of rupture-repair training: power (cluster-level t-test)\n"
+                 f"share of {n} emulated trials with p < {settings['alpha']:g}; bars = 95% Wilson interval; "
+                 "dashed = 80%, dotted = alpha", fontsize=10)
+    fig.tight_layout()
+    return fig, ("Power of the emulated cluster-randomised trial: the share of replications (each one trial, "
+                 "clinicians randomised 1:1 by simple randomisation) in which the cluster-level t-test rejected "
+                 "'no effect' at the given alpha, for each number of clinicians and patients per clinician.")
+
+
+@register_figure("trial_estimates", "Emulated trial estimates", needs=("extra.trial",))
+def trial_estimates(run: RunData) -> tuple:
+    """Every emulated trial's estimate and interval at the headline design, against the true effect."""
+    settings = trial_settings(run.extra)
+    tables = trial_tables(run)
+    tr = tables["trial_replications"]
+    truth = tables.get("trial_truth")
+    design = settings["design"]
+    h = tr[(tr["clinicians"] == int(design["clinicians"]))
+           & (tr["patients_per_clinician"] == int(design["patients_per_clinician"]))]
+    outcomes = settings["outcomes"]
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 5), squeeze=False)
+    for ax, o in zip(axes[0], outcomes):
+        g = h[h["outcome"] == o].sort_values("estimate").reset_index(drop=True)
+        sc = 100.0 if is_share(o) else 1.0
+        sig = g["p"] < settings["alpha"]
+        y = np.arange(len(g))
+        for yi, r, s in zip(y, g.itertuples(), sig):
+            ax.plot([r.ci_low * sc, r.ci_high * sc], [yi, yi], color="#d62728" if s else "#999999", lw=1)
+        ax.plot(g["estimate"] * sc, y, "o", color="black", ms=2.5)
+        ax.axvline(0, color="black", lw=0.8)
+        if truth is not None:
+            t = float(truth.set_index("outcome").loc[o, "true_effect"]) * sc
+            ax.axvline(t, color="#1f77b4", lw=2, label=f"true effect {t:+.2f}")
+            ax.legend(frameon=False, fontsize=8, loc="lower right")
+        ax.set_yticks([])
+        ax.set_xlabel(f"trained minus untrained ({OUTCOMES[o][1]})")
+        ax.set_title(OUTCOMES[o][0], fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"Estimates from {h['replication'].nunique()} emulated trials of {design['clinicians']} "
+                 f"clinicians x {design['patients_per_clinician']} patients (95% CIs; red = p < "
+                 f"{settings['alpha']:g})", fontsize=10)
+    fig.tight_layout()
+    return fig, ("Each line is one emulated trial at the headline design: the cluster-level estimate of the "
+                 "training effect with its 95% interval, sorted; red where p < alpha. The blue line is the "
+                 "effect of training the whole service (paired comparison of everybody vs nobody trained).")

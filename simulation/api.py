@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .experiment import Experiment, load_experiment, merge_overrides, override_key
 from .rundir import run_dir_lock
 from .runner import Results, Scenario, run_scenarios, write_run
+from .summary import summarise
 from .validate import validate
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -85,8 +86,6 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     with run_dir_lock(run_dir):  # one run per directory, from its first chunk to its manifest
         res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
                             backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
-        from analysis.summary import summarise
-
         res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
                                           scenario_order=[s.name for s in scenarios])
         res.experiment = exp
@@ -101,4 +100,5 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
 
 
 def config_yaml(cfg: Config) -> str:
+    """The typed config as YAML (what the manifest records, for reading)."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))

@@ -63,8 +63,8 @@ def _app(cfg: DictConfig) -> None:
 
 
 def _run_and_report(api, overrides: list[str], run_dir: Path, cfg: DictConfig) -> None:
-    """Run, print the summary, write the calibration table and the report (run directory locked)."""
-    from .report import print_summary
+    """Run, print the summary, then the post-run reporters (report, calibration table), run directory locked."""
+    from .report import print_summary, run_reporters
 
     res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
     m = res.manifest
@@ -72,17 +72,7 @@ def _run_and_report(api, overrides: list[str], run_dir: Path, cfg: DictConfig) -
         print(f"alliance-sim: reused {m['chunks_reused']} of {m['chunks_total']} chunks from {run_dir / 'chunks'}; "
               f"computed {m['chunks_computed']}", file=sys.stderr)
     print_summary(res)
-    extra = res.experiment.extra if res.experiment else {}
-    if extra.get("report") == "calibration":
-        from analysis.calibration import format_table, write_calibration
-
-        print("\nCalibration (targets in ../shared/CALIBRATION.md; calibration.csv in the run directory):")
-        print(format_table(write_calibration(run_dir, res.tables, extra)))
-    try:
-        from analysis.report import build_report
-    except ImportError:
-        return
-    build_report(run_dir)
+    run_reporters(res, run_dir)  # the report and calibration table, registered by analysis.cli
 
 
 def _job_overrides(argv: list[str]) -> tuple[bool, list[list[str]]]:
@@ -147,9 +137,14 @@ DEFAULT_EXPERIMENT = "default"
 
 
 def main() -> None:
+    """The ``alliance-sim`` command: pick the default experiment, print the help page, check, then run."""
     # With no experiment named, the command runs the default experiment (experiment=null: one scenario).
     if not any(a.split("=", 1)[0].lstrip("+~") == "experiment" for a in sys.argv[1:] if "=" in a):
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):  # a short page for new users before Hydra's dump
+        from .cli_help import help_page
+
+        print(help_page(), flush=True)
     interruptible(lambda: (_precheck(sys.argv[1:]), _app()))
 
 

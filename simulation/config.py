@@ -97,10 +97,10 @@ class PopulationConfig:
     measurement_sd: float = 2.0  # measurement error of one questionnaire (points)
     capacity_logit_mean: float = 0.0  # relational capacity, logit mean
     capacity_logit_sd: float = 1.0  # relational capacity, logit SD
-    sensitivity_logit_mean: float = 0.0  # interpersonal sensitivity, logit mean
-    sensitivity_logit_sd: float = 1.0  # interpersonal sensitivity, logit SD
-    engagement_logit_mean: float = 1.0  # engagement, logit mean
-    engagement_logit_sd: float = 1.0  # engagement, logit SD
+    sensitivity_logit_mean: float = 0.0  # interpersonal sensitivity: mean of its score (SD units; rupture.sensitivity acts per unit)
+    sensitivity_logit_sd: float = 1.0  # interpersonal sensitivity: SD of its score (1 = a z-score, as calibrated for reference A)
+    engagement_logit_mean: float = 0.0  # engagement: mean of its score (SD units; attendance.dna_engagement and dropout.engagement act per unit); 0 = reference A
+    engagement_logit_sd: float = 1.0  # engagement: SD of its score (1 = a z-score, as calibrated for reference A)
     low_intensity_share: float = 0.5  # share stepped to a short course
     low_intensity_severity: float = 0.0  # stepped care: log-odds cut of the short course per SD of baseline severity
     max_sessions_low: int = 8  # course length cap, short course (attended sessions)
@@ -210,26 +210,54 @@ class RuptureConfig:
     later_repair_decay: float = 0.7  # repair odds multiplier per session unresolved
     report_prob: float = 0.7  # chance a patient reports a rupture that happened
     false_report_prob: float = 0.02  # chance a patient reports one that did not
-    training_share: float = 0.0  # share of clinicians trained in rupture repair
+
+
+@dataclass
+class InterventionConfig:
+    """Rupture-repair training and routine outcome monitoring: the scenario knobs of ``intervention=``."""
+
+    training_share: float = 0.0  # share of clinicians trained in rupture repair (drawn per clinician)
     training_detection_gain: float = 1.0  # detection logit gain from training
     training_repair_gain: float = 1.0  # repair logit gain from training
-    monitoring_every: int = 0  # routine outcome monitoring: feedback every k sessions (0 = off)
+    monitoring_every: int = 0  # routine outcome monitoring: feedback every k attended sessions (0 = off)
     monitoring_detection_gain: float = 1.0  # detection logit gain at a feedback session
 
 
 @dataclass
+class AllianceThresholdConfig:
+    """Parameters of the ``alliance_threshold`` reassignment policy (``policy.alliance_threshold.*``)."""
+
+    threshold: float = 3.0  # patient-rated alliance cut (instrument scale)
+    consecutive: int = 3  # consecutive measurements below the threshold that trigger a move
+    measure_every: int = 1  # measure at every k-th attended session of a dyad
+
+
+@dataclass
+class UnresolvedRuptureConfig:
+    """Parameters of the ``unresolved_rupture`` reassignment policy (``policy.unresolved_rupture.*``)."""
+
+    unresolved_sessions: int = 3  # attended sessions a rupture stays unresolved before a move
+
+
+@dataclass
+class PatientRequestConfig:
+    """Parameters of the ``patient_request`` reassignment policy (``policy.patient_request.*``)."""
+
+    threshold: float = 3.0  # patient-rated alliance (instrument scale) at which a request has log-odds request_intercept
+    request_intercept: float = -5.0  # log-odds of a request at the threshold
+    request_slope: float = 1.0  # log-odds per scale point below the threshold
+
+
+@dataclass
 class PolicyConfig:
-    """Policies behind registries (see simulation.policies)."""
+    """Policies behind registries (see simulation.policies); each reassignment policy has its own section."""
 
     allocation: str = "least_loaded"  # least_loaded | random | round_robin | matched
     matching_accuracy: float = 0.5  # correlation of the fit estimate with true fit (matched)
     reassignment: str = "continuity"  # continuity | alliance_threshold | unresolved_rupture | patient_request
-    threshold: float = 3.0  # alliance_threshold / patient_request: patient-rated alliance cut (instrument scale)
-    consecutive: int = 3  # alliance_threshold: consecutive low measurements that trigger a move
-    measure_every: int = 1  # alliance_threshold: measure at every k-th attended session of a dyad
-    unresolved_sessions: int = 3  # unresolved_rupture: attended sessions a rupture stays unresolved
-    request_slope: float = 1.0  # patient_request: log-odds per scale point below threshold
-    request_intercept: float = -5.0  # patient_request: log-odds of a request at the threshold
+    alliance_threshold: AllianceThresholdConfig = field(default_factory=AllianceThresholdConfig)
+    unresolved_rupture: UnresolvedRuptureConfig = field(default_factory=UnresolvedRuptureConfig)
+    patient_request: PatientRequestConfig = field(default_factory=PatientRequestConfig)
     on_leave: str = "reassign"  # reassign | hold: a departing clinician's patients
     reassignment_priority: bool = True  # reassigned patients go before new referrals in the queue
 
@@ -259,6 +287,7 @@ class Config:
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     rupture: RuptureConfig = field(default_factory=RuptureConfig)
+    intervention: InterventionConfig = field(default_factory=InterventionConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     turnover: TurnoverConfig = field(default_factory=TurnoverConfig)
     experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)

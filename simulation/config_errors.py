@@ -19,12 +19,28 @@ from .experiment import override_key
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
+# Keys that moved: old dotted key -> where it lives now. An override of an old key gets one
+# line naming the new one instead of "not a config key".
+MOVED: dict[str, tuple[str, ...]] = {
+    **{f"rupture.{k}": (f"intervention.{k}",) for k in (
+        "training_share", "training_detection_gain", "training_repair_gain",
+        "monitoring_every", "monitoring_detection_gain")},
+    "policy.threshold": ("policy.alliance_threshold.threshold", "policy.patient_request.threshold"),
+    "policy.consecutive": ("policy.alliance_threshold.consecutive",),
+    "policy.measure_every": ("policy.alliance_threshold.measure_every",),
+    "policy.unresolved_sessions": ("policy.unresolved_rupture.unresolved_sessions",),
+    "policy.request_intercept": ("policy.patient_request.request_intercept",),
+    "policy.request_slope": ("policy.patient_request.request_slope",),
+}
+
 
 def field_hint(key: str) -> Optional[Any]:
-    """The schema annotation of a dotted key (``service.disciplines[0].count`` works too)."""
+    """The schema annotation of a dotted key (``service.disciplines[0].count`` and ``.0.`` work too)."""
     cls: Any = Config
     hint: Any = None
     for part in key.split("."):
+        if part.isdigit():  # a list index in Hydra's form (service.disciplines.0.count)
+            continue
         part = re.sub(r"\[\d*\]$", "", part)
         if not dataclasses.is_dataclass(cls):
             return None
@@ -81,7 +97,8 @@ def from_composition(exc: BaseException, overrides: Sequence[str]) -> ConfigErro
     m = re.search(r"Key '([^']+)' (?:not in|is not in struct)", text)
     if m:
         full = next((getattr(e, "full_key", None) for e in chain if getattr(e, "full_key", None)), None) or m.group(1)
-        return ConfigError(full, _value_of(full, overrides), _unknown_key_help(full))
+        value = _value_of(full, overrides)
+        return ConfigError(full, value, _unknown_key_help(full, value))
     # A value of the wrong type.
     full = next((getattr(e, "full_key", None) for e in chain if getattr(e, "full_key", None)), None)
     if full:
@@ -131,11 +148,27 @@ def check_known_keys(cfg: Any, overrides: Sequence[str]) -> None:
     container = OmegaConf.to_container(cfg, resolve=False, structured_config_mode=None)
     bad = unknown_keys(container)
     if bad:
-        raise ConfigError(bad, _value_of(bad, overrides), _unknown_key_help(bad))
+        value = _value_of(bad, overrides)
+        raise ConfigError(bad, value, _unknown_key_help(bad, value))
 
 
-def _unknown_key_help(key: str) -> str:
+def moved_key_help(key: str, value: Any = NO_VALUE) -> Optional[str]:
+    """Where a key that moved lives now, e.g. "moved to intervention.training_share (...)"; None if it did not move."""
+    new = MOVED.get(re.sub(r"^[+~]+", "", key))
+    if new is None:
+        return None
+    example = f"{new[0]}={value}" if value is not NO_VALUE else f"{new[0]}=..."
+    where = " or ".join(new)
+    why = " (each reassignment policy has its own section)" if len(new) > 1 else ""
+    return f"moved to {where}{why}; e.g. {example}"
+
+
+def _unknown_key_help(key: str, value: Any = NO_VALUE) -> str:
     import difflib
+
+    moved = moved_key_help(key, value)
+    if moved:
+        return moved
 
     keys = known_keys(key)
     last = key.rsplit(".", 1)[-1]

@@ -17,8 +17,13 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 
-def run_on_dask(todo: list, finished: Callable, address: Optional[str] = None, local_workers: int = 1) -> None:
-    """Submit every ``(s_i, scenario, replication, sessions_dir)`` and hand results to ``finished``."""
+def run_on_dask(todo: list, finished: Callable, run_chunk: Callable, config_digest: Callable,
+                address: Optional[str] = None, local_workers: int = 1) -> None:
+    """Submit every ``(s_i, scenario, replication, sessions_dir)`` and hand results to ``finished``.
+
+    ``run_chunk`` and ``config_digest`` are the runner's (passed in, so this module does
+    not import the runner that imports it).
+    """
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -26,8 +31,6 @@ def run_on_dask(todo: list, finished: Callable, address: Optional[str] = None, l
 
         raise ConfigError("run.backend", "dask",
                           "an installation with the dask extra: pip install 'alliance-sim[dask]'") from exc
-    from .runner import config_digest, run_chunk
-
     cluster = None
     if address:
         client = Client(address)

@@ -12,14 +12,16 @@ the same events in the same order, with simpy's handling of failures and of the 
 
 from __future__ import annotations
 
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Callable
 
+import cython
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import URGENT, Event
 
 NORMAL = simpy.events.NORMAL  # the priority of ordinary (timeout-like) events
+NAN = float("nan")
 
 
 def run_until(env: simpy.Environment, until: float) -> None:
@@ -62,16 +64,21 @@ def run_until(env: simpy.Environment, until: float) -> None:
         raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
 
 
+@cython.final
+@cython.cclass
 class Wake:
-    """One link of a chain, re-booked with :meth:`book` after it fires.
+    """One link of a chain, re-booked with :meth:`book` or :meth:`book_at` after it fires.
 
     simpy's ``Environment.step`` needs only ``callbacks`` and ``_ok`` of an event it pops
-    and sets ``callbacks`` to None; :meth:`book` restores them. Nothing waits on a Wake,
-    so it is never triggered twice. The callback receives the Wake itself, so it need
-    not close over it (no reference cycle: the chain is freed when it stops booking).
-    """
+    and sets ``callbacks`` to None; booking restores them. Nothing waits on a Wake, so it
+    is never triggered twice. The callback receives the Wake itself, so it need not close
+    over it (no reference cycle: the chain is freed when it stops booking).
 
-    __slots__ = ("env", "callbacks", "again", "_ok", "_value")
+    Booking writes the heap entry ``Environment.schedule`` would, ``(time, NORMAL, id,
+    event)``, into simpy's own queue with simpy's own counter: this class is the one
+    place outside simpy that writes its scheduling state. Compiled (``events.pxd``), the
+    session step calls :meth:`book_at` as a C method: no Python frame per session.
+    """
 
     def __init__(self, env: simpy.Environment, callback: Callable[["Wake"], None]):
         self.env = env
@@ -79,8 +86,21 @@ class Wake:
         self.callbacks = None
         self._ok = True
         self._value = None
+        self.at = NAN
+        self._queue = env._queue  # simpy keeps one heap list and one id counter per environment
+        self._eid = env._eid
 
-    def book(self, delay: float) -> None:
-        """Fire the callback ``delay`` days from now."""
+    @cython.ccall
+    def book(self, delay) -> cython.void:
+        """Fire the callback ``delay`` days from now (``env.schedule(self, NORMAL, delay)``)."""
+        at = self.env._now + delay
+        self.at = at
         self.callbacks = self.again
-        self.env.schedule(self, NORMAL, delay)
+        heappush(self._queue, (at, NORMAL, next(self._eid), self))
+
+    @cython.ccall
+    def book_at(self, at: cython.double) -> cython.void:
+        """Fire the callback on day ``at`` (not before now): the session step's booking."""
+        self.at = at
+        self.callbacks = self.again
+        heappush(self._queue, (at, NORMAL, next(self._eid), self))

@@ -7,8 +7,8 @@ An experiment file ``experiments/NAME.yaml`` holds::
     baseline: usual_care                  # scenario the others are compared with
     scenarios:                            # name -> overrides on top of the above
       usual_care: []
-      trained: [rupture.training_share=1.0]
-    kpis: [dropout_rate, recovery_rate]   # KPIs to compare (default: all)
+      trained: [intervention.training_share=1.0]
+    kpis: [dropout_rate, reliable_recovery_rate]   # KPIs to compare (simulation/kpis.py KPI_NAMES)
     figures: [kpis, retention]            # figures to draw (see analysis.figures)
 """
 
@@ -64,11 +64,11 @@ def load_experiment(name_or_path: str) -> Experiment:
     for sc, over in (data.get("scenarios") or {}).items():
         if over is not None and not isinstance(over, list):
             raise ConfigError(f"experiment {path.stem}: scenarios.{sc}", over, "a list of overrides (key=value)")
-    from .kpis import KPI_NAMES
+    from .kpis import KPI_NAMES, unknown_kpi_hint
 
     unknown_kpis = [k for k in data.get("kpis") or [] if k not in KPI_NAMES]
     if unknown_kpis:
-        raise ConfigError(f"experiment {path.stem}: kpis", unknown_kpis[0], f"one of {', '.join(KPI_NAMES)}")
+        raise ConfigError(f"experiment {path.stem}: kpis", unknown_kpis[0], unknown_kpi_hint(unknown_kpis[0]))
     baseline = data.get("baseline") or next(iter(scenarios))
     if baseline not in scenarios:
         raise ConfigError(f"experiment {path.stem}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")

@@ -1,41 +1,160 @@
 """Key performance indicators of one scenario × replication, derived from its tables.
 
-Denominators are explicit: rates over *measured* patients who started treatment (dropout,
-recovery, ...) or who were referred (left waiting list); waits over those who started.
+Each KPI has one name and one definition, with its denominator, its unit and the interval
+that respects its bounds (:class:`Kpi`). Rates are over *measured* patients (referred after
+the warm-up). Caseload and utilisation are per discipline (``mean_caseload_<discipline>``,
+``utilisation_<discipline>``): a care coordinator's cap of 30 and a psychiatrist's of 180
+must not be pooled.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
 import numpy as np
 import pandas as pd
 
-# KPI name -> (description with its denominator, unit)
-KPI_INFO = {
-    "referred": ("measured patients referred", "patients"),
-    "started": ("measured patients who had a first appointment", "patients"),
-    "dropout_rate": ("dropouts / measured patients who started and exited", "proportion"),
-    "dna_discharge_rate": ("DNA discharges / measured patients who started and exited", "proportion"),
-    "recovery_rate": ("recovered (below caseness, reliable change) / measured patients who started and exited",
-                      "proportion"),
-    "reliable_improvement_rate": ("reliable improvement / measured patients who started and exited", "proportion"),
-    "left_waiting_list_rate": ("left the waiting list / measured patients referred", "proportion"),
-    "mean_sessions": ("attended sessions per measured patient who started and exited", "sessions"),
-    "mean_wait_weeks": ("referral to first appointment, measured patients who started", "weeks"),
-    "rupture_patient_share": ("patients with a rupture / measured patients with an attended session",
-                              "proportion"),
-    "repair_share": ("repaired / ruptures, measured patients", "proportion"),
-    "reassignments_per_100": ("reassignments per 100 measured patients who started", "per 100 patients"),
-    "mean_caseload": ("time-average caseload per active clinician over the measured period", "patients"),
-    "utilisation": ("time-average caseload / caseload cap", "proportion"),
-    "mean_waiting": ("time-average waiting-list length over the measured period", "patients"),
+ENDED_EXCLUDE = ("censored", "left_waiting_list")  # exits that are not the end of a course of treatment
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """What a KPI counts (with its denominator), its unit and its interval, so every table says the same."""
+
+    label: str  # short human name, used in printed summaries, reports and figures
+    definition: str  # numerator / denominator in words
+    unit: str  # proportion | patients | sessions | weeks | per 100 patients
+    interval: str  # logit (a proportion, kept in [0, 1]) | t0 (a non-negative mean: t-interval cut at 0)
+
+    @property
+    def is_proportion(self) -> bool:
+        """True for shares, shown as % and compared in percentage points."""
+        return self.unit == "proportion"
+
+
+_P, _N = "logit", "t0"
+KPI_INFO: dict[str, Kpi] = {
+    "referred": Kpi("Patients referred", "measured patients referred", "patients", _N),
+    "started": Kpi("Patients who started", "measured patients offered a first appointment", "patients", _N),
+    "dropout_rate": Kpi("Dropout", "dropouts (unilateral termination) / measured patients offered a first "
+                        "appointment whose course ended (including those who never attended)", "proportion", _P),
+    "attender_dropout_rate": Kpi("Dropout of attenders", "dropouts / measured patients with >= 1 attended "
+                                 "session whose course ended (calibration target 6, Swift & Greenberg 2012)",
+                                 "proportion", _P),
+    "dna_discharge_rate": Kpi("DNA discharge", "DNA discharges / measured patients offered a first appointment "
+                              "whose course ended", "proportion", _P),
+    "recovery_discharge_rate": Kpi("Recovery discharge", "courses ended with exit reason `recovered` (score below "
+                                   "caseness after the minimum sessions, with reliable change or a run of scores "
+                                   "below caseness) / measured patients offered a first appointment whose course "
+                                   "ended", "proportion", _P),
+    "reliable_recovery_rate": Kpi("Reliable recovery", "last score below caseness and reliable improvement from "
+                                  "baseline (patients column `recovered`, Jacobson-Truax) / measured patients "
+                                  "offered a first appointment whose course ended", "proportion", _P),
+    "iapt_recovery_rate": Kpi("IAPT recovery of finishers", "finishers (ended with >= 2 attended sessions) at "
+                              "caseness at referral whose last score is below caseness / those finishers "
+                              "(NHS Digital's IAPT 'recovery', calibration target 10b)", "proportion", _P),
+    "reliable_improvement_rate": Kpi("Reliable improvement", "reliable improvement from baseline / measured "
+                                     "patients offered a first appointment whose course ended", "proportion", _P),
+    "left_waiting_list_rate": Kpi("Left the waiting list", "left the waiting list / measured patients referred",
+                                  "proportion", _P),
+    "mean_sessions": Kpi("Attended sessions per patient", "attended sessions per measured patient offered a first "
+                         "appointment whose course ended", "sessions", _N),
+    "mean_wait_weeks": Kpi("Wait for first appointment", "referral to first appointment, mean over measured "
+                           "patients offered one", "weeks", _N),
+    "rupture_patient_share": Kpi("Patients with a rupture", "patients with a rupture / measured patients with an "
+                                 "attended session", "proportion", _P),
+    "repair_share": Kpi("Ruptures repaired", "repaired ruptures / ruptures, measured patients", "proportion", _P),
+    "reassignments_per_100": Kpi("Reassignments", "reassignments per 100 measured patients offered a first "
+                                 "appointment", "per 100 patients", _N),
+    "mean_waiting": Kpi("Waiting-list length", "time-average number of patients on the waiting list over the "
+                        "measured period", "patients", _N),
 }
-KPI_NAMES = tuple(KPI_INFO)
+
+# Per-discipline KPIs: one column NAME_<discipline> each (e.g. mean_caseload_psychiatrist).
+PER_DISCIPLINE: dict[str, Kpi] = {
+    "mean_caseload": Kpi("Caseload per {d}", "time-average caseload per {d} in post over the measured period",
+                         "patients", _N),
+    "utilisation": Kpi("Caseload / cap, {d}", "time-average caseload per {d} in post / the {d} caseload cap",
+                       "proportion", _P),
+}
+# Names an experiment's ``kpis:`` list may use; a per-discipline name stands for all its columns.
+KPI_NAMES = (*KPI_INFO, *PER_DISCIPLINE)
+# Old KPI names, with what replaced them (for the error message).
+RENAMED = {"recovery_rate": "reliable_recovery_rate (or iapt_recovery_rate, recovery_discharge_rate)"}
 
 
-def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, mean_cap: float) -> pd.DataFrame:
-    """One row per (scenario, replication) in ``tables``."""
+def unknown_kpi_hint(name: str) -> str:
+    """What is allowed instead of an unknown KPI name (naming its replacement if it was renamed)."""
+    if name in RENAMED:
+        return f"renamed: use {RENAMED[name]}"
+    return f"one of {', '.join(KPI_NAMES)}"
+
+
+def kpi_info(column: str) -> Kpi:
+    """The :class:`Kpi` of a kpis-table column, per-discipline columns included (KeyError if none)."""
+    if column in KPI_INFO:
+        return KPI_INFO[column]
+    for family, k in PER_DISCIPLINE.items():
+        if column.startswith(family + "_") and len(column) > len(family) + 1:
+            d = column[len(family) + 1:].replace("_", " ")
+            return Kpi(k.label.format(d=d), k.definition.format(d=d), k.unit, k.interval)
+    raise KeyError(column)
+
+
+def is_kpi(column: str) -> bool:
+    """Whether a kpis-table column is a KPI (not scenario/replication)."""
+    try:
+        kpi_info(column)
+    except KeyError:
+        return False
+    return True
+
+
+def kpi_columns(names: Iterable[str], columns: Sequence[str]) -> list[str]:
+    """Experiment KPI names as kpis-table columns: a per-discipline name becomes one column per discipline."""
+    out: list[str] = []
+    for n in names:
+        if n in PER_DISCIPLINE:
+            out += [c for c in columns if c.startswith(n + "_") and c not in out]
+        elif n in columns and n not in out and is_kpi(n):
+            out.append(n)
+    return out
+
+
+def finishers(patients: pd.DataFrame) -> pd.DataFrame:
+    """IAPT's "finished a course of treatment": measured, course ended, >= 2 attended sessions."""
+    m = patients[patients["measured"]]
+    return m[(m["sessions_attended"] >= 2) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
+
+
+def attenders_ended(patients: pd.DataFrame) -> pd.DataFrame:
+    """Measured patients with >= 1 attended session whose course has ended (target 6's denominator)."""
+    m = patients[patients["measured"]]
+    return m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
+
+
+def iapt_recovery(patients: pd.DataFrame, caseness: float) -> float:
+    """IAPT recovery: of finishers at caseness at referral, the share whose last score is below caseness."""
+    f = finishers(patients)
+    f = f[f["baseline_severity"] >= caseness]
+    return float((f["final_severity"] < caseness).mean()) if len(f) else np.nan
+
+
+def attender_dropout(patients: pd.DataFrame) -> float:
+    """Dropouts among measured patients with >= 1 attended session whose course ended."""
+    a = attenders_ended(patients)
+    return float((a["exit_reason"] == "dropout").mean()) if len(a) else np.nan
+
+
+def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: float) -> pd.DataFrame:
+    """One row per (scenario, replication) in ``tables``: every KPI of :data:`KPI_INFO`, then the
+    per-discipline caseload and utilisation of the disciplines in the clinicians table."""
     patients = tables["patients"]
     ts = tables["timeseries"]
+    loads = tables.get("caseloads")
+    clinicians = tables["clinicians"]
+    disciplines = list(dict.fromkeys(clinicians["discipline"]))
     rows = []
     # One row per (scenario, replication) the run covered, even one with no referrals at all.
     for (scenario, rep), _ in ts.groupby(["scenario", "replication"], sort=False, observed=True):
@@ -50,8 +169,11 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, mean_cap: f
             "scenario": scenario, "replication": int(rep),
             "referred": len(m), "started": len(started),
             "dropout_rate": _share(ended["exit_reason"] == "dropout", n_end),
+            "attender_dropout_rate": attender_dropout(p),
             "dna_discharge_rate": _share(ended["exit_reason"] == "dna_discharge", n_end),
-            "recovery_rate": _share(ended["recovered"], n_end),
+            "recovery_discharge_rate": _share(ended["exit_reason"] == "recovered", n_end),
+            "reliable_recovery_rate": _share(ended["recovered"], n_end),
+            "iapt_recovery_rate": iapt_recovery(p, caseness),
             "reliable_improvement_rate": _share(ended["reliable_improvement"], n_end),
             "left_waiting_list_rate": _share(m["exit_reason"] == "left_waiting_list", len(m)),
             "mean_sessions": float(ended["sessions_attended"].mean()) if n_end else np.nan,
@@ -61,13 +183,30 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, mean_cap: f
                              if m["ruptures"].sum() else np.nan),
             "reassignments_per_100": (100.0 * started["reassignments"].sum() / len(started)
                                       if len(started) else np.nan),
-            "mean_caseload": float(ts_r["mean_caseload"].mean()) if len(ts_r) else np.nan,
             "mean_waiting": float(ts_r["waiting"].mean()) if len(ts_r) else np.nan,
         }
-        row["utilisation"] = row["mean_caseload"] / mean_cap if mean_cap else np.nan
+        c = clinicians[(clinicians["scenario"] == scenario) & (clinicians["replication"] == rep)]
+        for d in disciplines:
+            load = np.nan
+            if loads is not None:
+                lr = loads[(loads["scenario"] == scenario) & (loads["replication"] == rep)
+                           & (loads["discipline"] == d) & (loads["day"] >= warmup_day)]
+                load = float(lr["mean_caseload"].mean()) if lr["mean_caseload"].notna().any() else np.nan
+            caps = c.loc[c["discipline"] == d, "caseload_cap"]
+            row[f"mean_caseload_{d}"] = load
+            row[f"utilisation_{d}"] = load / float(caps.mean()) if len(caps) and caps.mean() > 0 else np.nan
         rows.append(row)
-    return pd.DataFrame(rows, columns=["scenario", "replication", *KPI_NAMES])
+    per = [f"{f}_{d}" for d in disciplines for f in PER_DISCIPLINE]
+    return pd.DataFrame(rows, columns=["scenario", "replication", *KPI_INFO, *per])
 
 
 def _share(mask, n: int) -> float:
     return float(np.sum(mask) / n) if n else np.nan
+
+
+def default_kpis(asked: Optional[Sequence[str]] = None) -> list[str]:
+    """The experiment's KPIs (or a default list), with IAPT recovery beside reliable recovery."""
+    names = list(asked) if asked else ["dropout_rate", "reliable_recovery_rate", "mean_sessions", "mean_wait_weeks"]
+    if "reliable_recovery_rate" in names and "iapt_recovery_rate" not in names:
+        names.insert(names.index("reliable_recovery_rate") + 1, "iapt_recovery_rate")
+    return names

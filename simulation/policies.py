@@ -4,8 +4,12 @@
 * reassignment: whether, after a session, a patient is moved to another clinician;
 * on_leave: what happens to a departing clinician's patients.
 
-A new policy is one class with ``@register_*("name")`` and, if it needs parameters,
-keys in :class:`simulation.config.PolicyConfig`.
+A new policy is one class with ``@register_*("name")``. A reassignment policy that needs
+parameters gets its own section: a dataclass field of :class:`simulation.config.PolicyConfig`
+named like the policy (``policy.alliance_threshold.*``), which it reads as ``self.cfg``. A
+policy sees the service only through :class:`simulation.ports.PolicyPort` (moves, queues,
+alternatives, keyed random draws), and keeps its own state (the hold rule's held patients,
+the queueing priority of moves).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .config import PolicyConfig
 from .entities import Clinician, Dyad, Patient
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .service import Service
+    from .ports import PolicyPort
 
 ALLOCATION: dict[str, Callable[..., "AllocationPolicy"]] = {}
 REASSIGNMENT: dict[str, Callable[..., "ReassignmentPolicy"]] = {}
@@ -51,11 +55,12 @@ def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) 
 class AllocationPolicy:
     """Choose one clinician from ``free`` (non-empty, all below their cap)."""
 
-    def __init__(self, cfg: PolicyConfig, service: "Service"):
+    def __init__(self, cfg: PolicyConfig, service: "PolicyPort"):
         self.cfg = cfg
         self.service = service
 
     def choose(self, patient: Patient, free: list[Clinician]) -> Clinician:
+        """The clinician who takes ``patient`` off the waiting list (one of ``free``)."""
         raise NotImplementedError
 
 
@@ -64,7 +69,8 @@ class LeastLoaded(AllocationPolicy):
     """The clinician with the smallest caseload relative to cap; ties to the lowest id."""
 
     def choose(self, patient, free):
-        index = self.service.free[(free[0].team, free[0].discipline)]
+        """The least loaded of ``free``, from the service's index when ``free`` is all of it."""
+        index = self.service.free_clinicians(free[0].team, free[0].discipline)
         if len(free) == len(index.in_order):  # every free clinician is an option: ask the index
             return index.least_loaded()
         # ``free`` is in id order and min() keeps the first of equal keys, so ties go to
@@ -126,14 +132,19 @@ class Matched(AllocationPolicy):
 class ReassignmentPolicy:
     """Decide after an attended session whether the dyad should end for another clinician.
 
-    ``after_session`` returns None (stay) or a cause: "policy" or "patient_request".
+    ``after_session`` returns None (stay) or a cause: "policy" or "patient_request". The
+    session step then moves the patient, who queues ahead of new referrals when the
+    policy's ``priority`` is set (``policy.reassignment_priority``). ``self.cfg`` is the
+    policy's own section, ``policy.<name>`` (None for a policy without parameters).
     """
 
-    def __init__(self, cfg: PolicyConfig, service: "Service"):
-        self.cfg = cfg
+    def __init__(self, cfg: PolicyConfig, service: "PolicyPort"):
+        self.cfg = getattr(cfg, getattr(self, "name", ""), None)  # its own section, policy.<name>
         self.service = service
+        self.priority = bool(cfg.reassignment_priority)  # moved patients queue before new referrals
 
     def after_session(self, dyad: Dyad, patient_rating: float, u_policy: float) -> Optional[str]:
+        """None to stay with the clinician, or the cause of a move (never moves here)."""
         return None
 
     @property
@@ -150,20 +161,19 @@ class Continuity(ReassignmentPolicy):
 class _Measured(ReassignmentPolicy):
     """Shared by policies that act on a *measurement* of the patient-rated alliance.
 
-    A measurement is taken at every ``policy.measure_every``-th attended session of the
-    dyad (1 = every attended session). A move is only made when the patient's team has
-    another clinician of the discipline in post whom the patient has not left before.
+    A measurement is taken at every ``measure_every``-th attended session of the dyad
+    (``policy.alliance_threshold.measure_every``; 1 = every attended session). A move is
+    only made when the patient's team has another clinician of the discipline in post whom
+    the patient has not left before.
     """
 
     def measured(self, dyad: Dyad) -> bool:
+        """Whether this attended session of the dyad carries a measurement."""
         return dyad.attended % self.cfg.measure_every == 0
 
     def has_alternative(self, dyad: Dyad) -> bool:
-        p = dyad.patient
-        for c in self.service.by_team_discipline[(p.team, dyad.discipline)]:
-            if c.active and c is not dyad.clinician and c.id not in p.avoid:
-                return True
-        return False
+        """Whether the team has someone to move the patient to (a move needs one)."""
+        return bool(self.service.alternatives(dyad.patient, dyad.discipline, dyad.clinician))
 
 
 @register_reassignment("alliance_threshold")
@@ -218,9 +228,10 @@ class PatientRequest(_Measured):
 class OnLeavePolicy:
     """What happens to a departing clinician's patients (see simulation.workforce)."""
 
-    def __init__(self, cfg: PolicyConfig, service: "Service"):
+    def __init__(self, cfg: PolicyConfig, service: "PolicyPort"):
         self.cfg = cfg
         self.service = service
+        self.priority = bool(cfg.reassignment_priority)  # moved patients queue before new referrals
 
     def clinician_left(self, clinician: Clinician, dyads: list[Dyad]) -> None:
         """Called on the day ``clinician`` leaves, with the dyads they still held."""
@@ -236,8 +247,9 @@ class ReassignNow(OnLeavePolicy):
     clinician of the same discipline in the team; cause "turnover"."""
 
     def clinician_left(self, clinician, dyads):
+        """Move every patient now, in dyad order."""
         for dy in dyads:
-            self.service.reassign(dy, "turnover")
+            self.service.reassign(dy, "turnover", self.priority)
 
 
 @register_on_leave("hold")
@@ -245,25 +257,33 @@ class HoldForReplacement(OnLeavePolicy):
     """Patients keep no clinician of that discipline until the post is filled, then all
     start with the replacement (from carried-over team trust); cause "turnover". Other
     dyads of the patient continue meanwhile. Patients still held when the run ends are
-    censored as in care."""
+    censored as in care. The held patients are this policy's own state."""
+
+    def __init__(self, cfg, service):
+        super().__init__(cfg, service)
+        self.held: dict[int, list[Patient]] = {}  # patients waiting, by the departed clinician's id
 
     def clinician_left(self, clinician, dyads):
-        held = self.service.workforce.held.setdefault(clinician.id, [])
+        """End the dyads and hold the patients who did not drop out at the move."""
+        held = self.held.setdefault(clinician.id, [])
         for dy in dyads:
-            self.service.reassign(dy, "turnover", hold=held)
+            if self.service.reassign(dy, "turnover", queue=False):
+                held.append(dy.patient)
 
     def post_filled(self, old, new):
+        """Start every held patient still in care with the replacement."""
         svc = self.service
-        for p in svc.workforce.held.pop(old.id, []):
-            if p.exited or svc._has_dyad(p, new.discipline):
+        for p in self.held.pop(old.id, []):
+            if p.exited or svc.has_dyad(p, new.discipline):
                 continue
             if new.caseload >= new.caseload_cap:  # cannot happen (held <= old cap); queue instead
-                svc.priority[(p.team, new.discipline)].append(p)
+                svc.requeue(p, new.discipline, priority=True)
                 continue
             svc.start_dyad(p, new, carried=p.carried.pop(new.discipline, None))
 
 
-def make_policies(cfg: PolicyConfig, service: "Service"):
+def make_policies(cfg: PolicyConfig, service: "PolicyPort"):
+    """The run's (allocation, reassignment, on_leave) policies, as ``policy.*`` names them."""
     return (ALLOCATION[cfg.allocation](cfg, service),
             REASSIGNMENT[cfg.reassignment](cfg, service),
             ON_LEAVE[cfg.on_leave](cfg, service))

@@ -23,7 +23,7 @@ from .errors import ConfigError
 
 LOCK_FILE = ".alliance-sim.lock"
 # Every table name a run directory can hold at top level, and the report's own files.
-TABLE_NAMES = ("patients", "sessions", "clinicians", "timeseries", "reassignments", "kpis", "summary",
+TABLE_NAMES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reassignments", "kpis", "summary",
                "calibration")
 TABLE_SUFFIXES = (".parquet", ".csv")
 REPORT_FILES = ("report.md", "report.html")

@@ -26,12 +26,13 @@ import pandas as pd
 
 from .chunkfiles import DONE, tables_of, verified_files, write_file_list
 from .config import Config
+from .experiment import Experiment
 from .io import atomic_write_json, read_table, write_table
 from .kpis import compute_kpis
 from .rundir import clear_outputs, remove_stale_temporaries, run_dir_lock
-from .service import Service, disciplines_of
+from .service import Service
 
-TABLES = ("patients", "sessions", "clinicians", "timeseries", "reassignments", "kpis")
+TABLES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reassignments", "kpis")
 # Settings that change how a run is executed, never what it computes.
 EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask"),
                   ("run", "progress"), ("output", "dir"), ("output", "format"), ("output", "stream_sessions"),
@@ -55,6 +56,7 @@ class Results:
     manifest: dict = field(default_factory=dict)
     # Streamed session table: the chunks' part files in gather order (not in ``tables``).
     session_parts: list[Path] = field(default_factory=list)
+    experiment: Optional[Experiment] = None  # the experiment that was run (None: a single scenario)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -71,8 +73,7 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     part files in that directory, which belongs to this chunk alone.
     """
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
-    caps = [d.caseload_cap for d in disciplines_of(cfg) for _ in range(d.count)]
-    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, sum(caps) / len(caps) if caps else 0.0)
+    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
     return tables
 
 
@@ -123,7 +124,7 @@ def _load_chunk(path: Path, cfg: Config, stream: bool = False) -> Optional[dict[
     """A saved chunk's tables if every file it should hold is intact, else None; streamed sessions stay on disk."""
     files = verified_files(path, config_digest(cfg))
     if files is None or tables_of(files) != _expected_tables(cfg):
-        return None
+        return None  # also a chunk written by a version with fewer tables (e.g. before `caseloads`)
     try:
         tables = {rel[:-len(".parquet")]: pd.read_parquet(path / rel) for rel in files
                   if "/" not in rel and rel.endswith(".parquet") and not (stream and rel == "sessions.parquet")}
@@ -231,7 +232,7 @@ def _execute(todo, finished: Callable, workers: int, backend: str, dask_address:
         from .distributed import run_on_dask
 
         local = todo[0][1].config.run.dask.local_workers
-        run_on_dask(todo, finished, dask_address, local_workers=local or workers)
+        run_on_dask(todo, finished, run_chunk, config_digest, dask_address, local_workers=local or workers)
         return
     if workers <= 1 or len(todo) == 1:
         for s_i, s, r, sdir in todo:

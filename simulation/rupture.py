@@ -35,8 +35,9 @@ def register(name: str):
     return deco
 
 
-def make_rupture_model(cfg: RuptureConfig, reference: float) -> RuptureModel:
-    return RUPTURE_MODELS[cfg.model](cfg, reference)
+def make_rupture_model(cfg: RuptureConfig, reference: float, feedback_gain: float = 0.0) -> RuptureModel:
+    """The configured model; ``feedback_gain`` is the detection log-odds added at a monitoring feedback session."""
+    return RUPTURE_MODELS[cfg.model](cfg, reference, feedback_gain)
 
 
 @cython.cfunc
@@ -58,7 +59,7 @@ class RuptureModel:
     attended session.
     """
 
-    def __init__(self, cfg: RuptureConfig, reference: float):
+    def __init__(self, cfg: RuptureConfig, reference: float, feedback_gain: float = 0.0):
         self.cfg = cfg
         self.reference = reference
 
@@ -98,11 +99,11 @@ class StandardRuptures(RuptureModel):
 
     # Its configuration is copied into C attributes (rupture.pxd), read every session.
 
-    def __init__(self, cfg: RuptureConfig, reference: float):
-        super().__init__(cfg, reference)
+    def __init__(self, cfg: RuptureConfig, reference: float, feedback_gain: float = 0.0):
+        super().__init__(cfg, reference, feedback_gain)
         self.intercept, self.sensitivity = cfg.intercept, cfg.sensitivity
         self.strain, self.alliance = cfg.strain, cfg.alliance
-        self.erosion, self.monitoring_gain = cfg.erosion, cfg.monitoring_detection_gain
+        self.erosion, self.monitoring_gain = cfg.erosion, feedback_gain  # intervention.monitoring_detection_gain
         self.repair_reserve, self.repair_gain = cfg.repair_reserve, cfg.repair_gain
         self.false_report_prob, self.report_prob = cfg.false_report_prob, cfg.report_prob
         self.withdrawal_share, self.severity_min = cfg.withdrawal_share, cfg.severity_min

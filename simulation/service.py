@@ -1,7 +1,8 @@
 """The service: referrals, waiting lists, caseloads and the dyads' sessions, in simpy.
 
 One :class:`Service` simulates one scenario × replication and returns its tables. It
-never prints or writes files. Each dyad is a chain of session events (one reusable simpy
+never prints or writes files. The session step, the policies, the workforce and the
+tables see it only through the protocols of :mod:`simulation.ports`. Each dyad is a chain of session events (one reusable simpy
 event, see :mod:`simulation.events`); referrals are a chain too; time-series samples,
 turnover and absence are simpy processes around them, and reneging is applied lazily
 from a heap of renege days.
@@ -118,10 +119,10 @@ class Service:
 
             self.session_stream = SessionStream(self.recorder, sessions_dir, cfg.output.stream_rows,
                                                 self.scenario, self.replication)
-        self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference)
+        self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference, cfg.intervention.monitoring_detection_gain)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
-        self.step = SessionStep(self)
+        self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
 
         style_dims = int(cfg.clinicians.style_dims)
         self.style_dims = style_dims
@@ -141,6 +142,7 @@ class Service:
         self.dyads_created = 0
         self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician)
         self.timeseries: list[tuple] = []
+        self.caseload_samples: list[tuple] = []  # (day, discipline, clinicians in post, mean caseload)
         # waiting[(team, discipline)]: FIFO of patients needing a dyad; priority first.
         self.waiting: dict[tuple[int, int], deque] = {}
         self.priority: dict[tuple[int, int], deque] = {}
@@ -190,7 +192,7 @@ class Service:
         z = self._clin_z.row(cid)
         u = self._clin_u.row(cid)
         cc = self.cfg.clinicians
-        rc = self.cfg.rupture
+        rc = self.cfg.intervention
         disc = self.disciplines[discipline]
         trained = bool(u[CU_TRAINING] < rc.training_share)
         det = cc.detection_logit_mean + cc.detection_logit_sd * z[CZ_DETECTION]
@@ -219,7 +221,20 @@ class Service:
         self.free[(c.team, c.discipline)].leave(c)
 
     def clinician_tenure_uniform(self, clinician: Clinician) -> float:
+        """The clinician's own uniform for time in post (the same person leaves on the same day in every scenario)."""
         return float(self._clin_u.row(clinician.id)[CU_TENURE])
+
+    def absence_stream(self, clinician: Clinician) -> np.random.Generator:
+        """The clinician's own sickness-absence stream (common random numbers across scenarios)."""
+        return self.streams.generator(rng.ABSENCE, clinician.id)
+
+    def extend_tape(self, tape: rng.Tape) -> None:
+        """Draw more sessions onto a dyad's tape in place, for a dyad that outlives it."""
+        self.tapes.extend(tape)
+
+    def change_vacancies(self, delta: int) -> None:
+        """Count a post vacated (+1) or filled (-1): the timeseries' vacancies."""
+        self.vacancies += delta
 
     def patient_uniform(self, patient: Patient, k: int) -> float:
         """A per-patient uniform for policies (k=0: allocation)."""
@@ -245,7 +260,7 @@ class Service:
         if self.cfg.turnover.annual_rate > 0 or self.cfg.turnover.absence_per_year > 0:
             from .workforce import start_workforce
 
-            start_workforce(self)
+            self.workforce = start_workforce(self, self.cfg.turnover, self.on_leave)
         with paused_gc():
             run_until(env, self.end_day)  # env.run(until=...), compiled
         self.expire_reneges(self.end_day)  # reneges due before the end that nothing looked at
@@ -293,8 +308,8 @@ class Service:
             id=pid, referral_day=day, group=pop.group,
             baseline_severity=sev, baseline_observed=float(observed), severity=sev,
             capacity_z=pop.capacity_logit_mean + pop.capacity_logit_sd * float(z[PZ_CAPACITY]),
-            sensitivity_z=float(z[PZ_SENSITIVITY]),
-            engagement_z=float(z[PZ_ENGAGEMENT]),
+            sensitivity_z=pop.sensitivity_logit_mean + pop.sensitivity_logit_sd * float(z[PZ_SENSITIVITY]),
+            engagement_z=pop.engagement_logit_mean + pop.engagement_logit_sd * float(z[PZ_ENGAGEMENT]),
             response_rate=response,
             rating_bias=cfg.alliance.patient_bias_mean + cfg.alliance.patient_bias_sd * float(z[PZ_RATING]),
             style=tuple(z[PZ_STYLE:PZ_STYLE + self.style_dims]),
@@ -354,10 +369,10 @@ class Service:
             free = free_now.copy()
             pick = None
             for q in queues:
-                while q and (q[0].exited or self._has_dyad(q[0], d)):
+                while q and (q[0].exited or self.has_dyad(q[0], d)):
                     q.popleft()
                 for i, patient in enumerate(q):
-                    if patient.exited or self._has_dyad(patient, d):
+                    if patient.exited or self.has_dyad(patient, d):
                         continue
                     options = [c for c in free if c.id not in patient.avoid] if patient.avoid else free
                     if options:
@@ -376,12 +391,30 @@ class Service:
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
 
     @staticmethod
-    def _has_dyad(p: Patient, d: int) -> bool:
+    def has_dyad(p: Patient, d: int) -> bool:
+        """Whether the patient already has a clinician of discipline ``d`` (one dyad per discipline)."""
         dy: Dyad
         for dy in p.dyads:
             if dy.discipline == d:
                 return True
         return False
+
+    def alternatives(self, p: Patient, d: int, current: Clinician) -> list[Clinician]:
+        """Who else could see the patient in discipline ``d``: clinicians in post of the
+        patient's team, other than ``current``, whom the patient has not been moved away from."""
+        return [c for c in self.by_team_discipline[(p.team, d)]
+                if c.active and c is not current and c.id not in p.avoid]
+
+    def free_clinicians(self, team: int, d: int) -> FreeClinicians:
+        """The index of the clinicians in post below their cap in one team and discipline
+        (for allocation policies that would otherwise scan them)."""
+        return self.free[(team, d)]
+
+    def requeue(self, p: Patient, d: int, priority: bool) -> None:
+        """Put a patient back in line for discipline ``d``, ahead of new referrals with
+        ``priority``; the next :meth:`fill` of the team serves them."""
+        key = (p.team, d)
+        (self.priority[key] if priority else self.waiting[key]).append(p)
 
     def _set_caseload(self, c: Clinician, delta: int) -> None:
         over: cython.long
@@ -449,15 +482,16 @@ class Service:
         if p.dyads:
             update_team_alliance(p)
 
-    def reassign(self, dyad: Dyad, cause: str, hold: Optional[list] = None) -> bool:
+    def reassign(self, dyad: Dyad, cause: str, priority: bool = False, queue: bool = True) -> bool:
         """End a dyad and put the patient back in line for the same discipline.
 
         The new dyad starts from carried-over team trust; the transition itself carries a
         one-off dropout risk (drawn from the old dyad's tape, so it is synchronised). A
         voluntary move (cause "policy" or "patient_request") never returns the patient to
-        the clinician they left. With ``hold`` (a list) the patient is appended there
-        instead of the queue, to wait for a replacement clinician. Returns whether the
-        patient is still in care.
+        the clinician they left. The caller (a policy) chooses whether the patient queues
+        ahead of new referrals (``priority``); with ``queue`` false the patient joins no
+        queue and the caller keeps them (to wait for a replacement clinician). Returns
+        whether the patient is still in care.
         """
         p = dyad.patient
         c = dyad.clinician
@@ -473,11 +507,9 @@ class Service:
         p.carried[dyad.discipline] = trust
         if cause != "turnover":
             p.avoid = p.avoid | {c.id}
-        if hold is not None:
-            hold.append(p)
+        if not queue:
             return True
-        key = (p.team, dyad.discipline)
-        (self.priority[key] if self.cfg.policy.reassignment_priority else self.waiting[key]).append(p)
+        self.requeue(p, dyad.discipline, priority)
         self.fill(c.team, c.discipline)
         if c.team != p.team:
             self.fill(p.team, dyad.discipline)
@@ -524,12 +556,25 @@ class Service:
             active = [c for c in self.clinicians if c.active]
             mean_caseload = sum(c.caseload for c in active) / len(active) if active else NAN
             self.timeseries.append((env.now, self.n_waiting, self.n_in_care, self.vacancies, mean_caseload))
+            for d in range(len(self.disciplines)):  # per discipline: caps differ (30 vs 180 in reference B)
+                held = [c.caseload for c in active if c.discipline == d]
+                self.caseload_samples.append((env.now, d, len(held), sum(held) / len(held) if held else NAN))
             if env.now + dt > self.end_day:
                 return
             yield env.timeout(dt)
 
     # ------------------------------------------------------------------ tables
     def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tables (simulation.tables)."""
         from .tables import build_tables
 
         return build_tables(self)
+
+    def session_table(self) -> Optional[pd.DataFrame]:
+        """The session table in memory; None when it is off, or streamed to part files (closed here)."""
+        if not self.cfg.output.sessions:
+            return None
+        if self.session_stream is not None:
+            self.session_stream.close()  # the rest goes to the chunk's part files, not into memory
+            return None
+        return self.recorder.frame()

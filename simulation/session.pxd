@@ -1,6 +1,7 @@
 # Compile-time types the session step (simulation/session.py) uses from other modules.
 from simulation.entities cimport Clinician, Dyad, Patient
 from simulation.rupture cimport RuptureModel
+from simulation.events cimport Wake
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 
 # One row of the session table as the recorder stores it (recorder.ROW, "=iiiidbddddddbbbbd").
@@ -27,3 +28,5 @@ cdef packed struct SessionRow:
 cdef double NAN
 cdef long HU, HZ, NU, NZ, U_ATTEND, U_DROPOUT, U_GAIN, U_POLICY, U_SPARE
 cdef long Z_GOALS, Z_TASKS, Z_BOND, Z_PATIENT, Z_CLINICIAN, Z_SYMPTOM, Z_MEASURE
+# What a contact returns (SessionStep.contact).
+cdef int MISSED, ATTENDED, ENDED

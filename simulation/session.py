@@ -2,15 +2,16 @@
 
 This is the hot path (hundreds of millions of calls in a sweep). It is written in Cython's
 pure-Python mode: the annotations (``cython.double``, ``cython.cfunc``) make it C when the
-package is built with a compiler, and it runs unchanged as Python without one. Parameters
-are copied into typed attributes once; each session reads a fixed block of its dyad's
-tape; the session is packed into the recorder's buffer. No pandas, no dicts, no numpy
-scalars.
+package is built with a compiler, and it runs unchanged as Python without one. Each
+parameter is stored once, as a typed attribute of :class:`SessionStep`; each session
+reads a fixed block of its dyad's tape; the session is packed into the recorder's
+buffer. No pandas, no dicts, no numpy scalars.
+
+The step sees the service only through :class:`simulation.ports.SessionPort`.
 """
 
 from __future__ import annotations
 
-from heapq import heappush
 from typing import TYPE_CHECKING
 
 import cython
@@ -18,12 +19,14 @@ from cython.cimports.libc.math import exp  # C's exp compiled, math.exp otherwis
 
 from . import rng
 from .entities import Clinician, Dyad, Patient
-from .events import NORMAL, Wake
+from .events import Wake
 from .recorder import ROW
 from .rupture import NONE, REPAIR_NONE, RuptureModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .service import Service
+    from .config import Config
+    from .policies import ReassignmentPolicy
+    from .ports import SessionPort
 
 # Tape layout (rng); C constants when compiled (declared in session.pxd).
 NAN = float("nan")
@@ -32,6 +35,8 @@ U_ATTEND, U_DROPOUT, U_GAIN, U_POLICY, U_SPARE = rng.U_ATTEND, rng.U_DROPOUT, rn
 Z_GOALS, Z_TASKS, Z_BOND = rng.Z_GOALS, rng.Z_TASKS, rng.Z_BOND
 Z_PATIENT, Z_CLINICIAN, Z_SYMPTOM, Z_MEASURE = (rng.Z_PATIENT_RATING, rng.Z_CLINICIAN_RATING, rng.Z_SYMPTOM,
                                                rng.Z_MEASURE)
+# What a contact returns to the session that made it.
+MISSED, ATTENDED, ENDED = 0, 1, 2
 if cython.compiled and cython.sizeof(SessionRow) != ROW.size:  # record() writes recorder.ROW's bytes
     raise ImportError(f"session.pxd's SessionRow is {cython.sizeof(SessionRow)} bytes, recorder.ROW {ROW.size}")
 
@@ -105,9 +110,13 @@ def update_team_alliance(p: Patient) -> cython.void:
 
 @cython.cclass
 class SessionStep:
-    """Holds the session parameters of a run and starts each dyad's chain of sessions."""
+    """The session parameters of a run, each stored once, and the dyads' chains of sessions."""
 
-    service: object
+    service: object  # a simulation.ports.SessionPort
+    rupture: RuptureModel
+    reassignment: object  # the run's simulation.policies.ReassignmentPolicy
+    buffer: bytearray  # the recorder's row buffer (the same bytearray for the whole run)
+    recording: cython.bint
     wg: cython.double
     wt: cython.double
     wb: cython.double
@@ -152,9 +161,13 @@ class SessionStep:
     intervals: list
     effects: list
 
-    def __init__(self, service: "Service"):
-        cfg = service.cfg
+    def __init__(self, cfg: "Config", service: "SessionPort", rupture: RuptureModel,
+                 reassignment: "ReassignmentPolicy"):
         self.service = service
+        self.rupture = rupture
+        self.reassignment = reassignment
+        self.buffer = service.recorder.buffer
+        self.recording = service.recorder.enabled
         al, at, do, oc, pop = cfg.alliance, cfg.attendance, cfg.dropout, cfg.outcome, cfg.population
         self.wg, self.wt, self.wb = (float(w) for w in al.weights)
         self.growth = al.growth_rate
@@ -182,7 +195,7 @@ class SessionStep:
         self.sev_max = pop.severity_max
         self.caseness, self.rc = pop.caseness, pop.reliable_change
         self.meas_sd = pop.measurement_sd
-        self.monitoring = cfg.rupture.monitoring_every
+        self.monitoring = cfg.intervention.monitoring_every
         self.max_days = cfg.service.max_days_in_care
         self.primary = service.primary
         self.intervals = [(d.session_interval_days,
@@ -196,122 +209,140 @@ class SessionStep:
         A dyad is a chain of session events rather than a simpy process: one reusable
         :class:`Wake` event per dyad is put back on the simpy queue after every session,
         so a session costs one heap push and one callback, not a Timeout object and a
-        generator resumption (see :mod:`simulation.events`). The chain's constants are
-        typed locals of the closure: C values when compiled.
+        generator resumption (see :mod:`simulation.events`). A session in the clinician's
+        sickness absence is cancelled, or covered by a colleague (:meth:`contact` with the
+        colleague, the alliance left alone): ``turnover.absence_cover``.
         """
         svc = self.service
-        env = svc.env
-        # simpy's Environment.schedule, inlined: the same heap entry (time, priority, id, event).
-        queue, eid = env._queue, env._eid
-        recording: cython.bint = svc.recorder.enabled
-        buf: bytearray = svc.recorder.buffer
-        rupture: RuptureModel = svc.rupture
-        reassignment = None if svc.reassignment.never_moves else svc.reassignment.after_session
-        p: Patient = dyad.patient
+        reassignment = None if self.reassignment.never_moves else self.reassignment.after_session
         c: Clinician = dyad.clinician
         tape = dyad.tape
-        d: cython.long = dyad.discipline
-        effect: cython.double = self.effects[d]
-        interval: cython.double = self.intervals[d][0]
-        interval_span: cython.double = self.intervals[d][1]
-        wg: cython.double = self.wg
-        wt: cython.double = self.wt
-        wb: cython.double = self.wb
-        growth: cython.double = self.growth
-        strain_pen: cython.double = self.strain_pen
-        feedback: cython.double = self.feedback
-        noise: cython.double = self.noise
-        monitoring: cython.long = self.monitoring
-        pe_sd: cython.double = self.pe_sd
-        ce_sd: cython.double = self.ce_sd
-        scale_lo: cython.double = self.scale_lo
-        scale_span: cython.double = self.scale_span
+        # The dyad's constants, typed locals of the closure: C values when compiled.
+        interval: cython.double = self.intervals[dyad.discipline][0]
+        interval_span: cython.double = self.intervals[dyad.discipline][1]
         end_day: cython.double = svc.end_day
-        normal = NORMAL
 
         def session(wake: Wake) -> None:
-            """One scheduled session of the dyad (attended or DNA), then book the next."""
+            """One scheduled session of the dyad (attended, DNA, covered or cancelled), then book the next."""
             now: cython.double
             gap: cython.double
-            rate: cython.double
-            fb: cython.double
-            pg: cython.double
-            pt: cython.double
-            pb: cython.double
-            g: cython.double
-            t: cython.double
-            b: cython.double
-            a: cython.double
-            rp: cython.double = 0.0
-            rc: cython.double
-            obs: cython.double
-            wait_weeks: cython.double
             n: cython.long
             j: cython.long
             k: cython.long
-            attended_n: cython.long
-            na: cython.long
-            attended: cython.bint
-            fbk: cython.bint
-            kind: cython.int
-            repair: cython.int
-            reported: cython.int
+            outcome: cython.int
             uv: cython.double[:]
-            zv: cython.double[:]
             if not dyad.active:
                 return
-            now = env._now
+            now = wake.at  # the day it was booked for: simpy's clock now
             n = dyad.n
             j = HU + n * NU
             k = HZ + n * NZ
             if j + NU > len(tape.u):
-                svc.tapes.extend(tape)  # in place, before the views below are taken
-            if c.absent_until > now:  # clinician off sick: cancelled or covered
-                cover_gap = self.absent_session(dyad, j, k, now)
-                if cover_gap is not None and now + cover_gap < end_day:
-                    wake.book(cover_gap)
-                return
-            u = tape.u
-            uv = u
-            wait_weeks = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
-            attended = self.attendance(p, uv[j + U_ATTEND], wait_weeks, now)
-            dyad.n = n + 1
-            reason = None
-            if attended:
-                zv = tape.z
+                svc.extend_tape(tape)  # in place, before the view below is taken
+            uv = tape.u
+            if c.absent_until > now:  # clinician off sick: covered, or cancelled (no tape slot used)
+                cover = svc.absence_cover(c, now)
+                if cover is None:
+                    c.sessions_cancelled += 1
+                else:
+                    c.sessions_covered += 1
+                    if self.contact(dyad, cover, False, uv, j, k, now) == ENDED:
+                        return
+            else:
+                outcome = self.contact(dyad, c, True, uv, j, k, now)
+                if outcome == ENDED:
+                    return
+                if outcome == ATTENDED and reassignment is not None:
+                    cause = reassignment(dyad, dyad.last_patient_rating, uv[j + U_POLICY])
+                    if cause is not None:
+                        svc.reassign(dyad, cause, self.reassignment.priority)
+                        return
+            gap = interval + interval_span * uv[j + U_SPARE] if interval_span else interval
+            if now + gap < end_day:
+                wake.book_at(now + gap)
+
+        Wake(svc.env, session).book(first_delay)
+
+    # ------------------------------------------------------------------ one contact
+    @cython.cfunc
+    def contact(self, dyad: Dyad, seen: Clinician, grow: cython.bint, uv: cython.double[:], j: cython.long,
+                k: cython.long, now: cython.double) -> cython.int:
+        """One contact of the dyad's patient with ``seen``: attendance, symptoms, course end, dropout.
+
+        Shared by the dyad's own sessions (``grow``: the alliance grows and may rupture,
+        both rate it, ``seen`` is the dyad's clinician) and sessions covered during the
+        clinician's absence (``seen`` is the colleague; the alliance is left alone and not
+        rated). Updates the counters, writes the session row and discharges the patient
+        when the contact ends their care. Returns MISSED, ATTENDED or ENDED (discharged).
+        """
+        p: Patient = dyad.patient
+        c: Clinician = dyad.clinician
+        zv: cython.double[:]
+        x: cython.double
+        wait_weeks: cython.double
+        rate: cython.double
+        fb: cython.double
+        pg: cython.double
+        pt: cython.double
+        pb: cython.double
+        g: cython.double
+        t: cython.double
+        b: cython.double
+        a: cython.double = dyad.alliance
+        rp: cython.double = NAN
+        rc: cython.double = NAN
+        obs: cython.double = NAN
+        effect: cython.double = self.effects[dyad.discipline]
+        n: cython.long = dyad.n
+        na: cython.long
+        attended: cython.bint
+        kind: cython.int = NONE
+        repair: cython.int = REPAIR_NONE
+        reported: cython.int = 0
+        reason = None
+        # Attendance: engagement, the team relationship, unresolved ruptures, the first wait.
+        wait_weeks = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
+        if p.contacts == 0 and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
+            p.first_session_day = now
+        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - self.ref)
+             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
+        attended = uv[j + U_ATTEND] >= 1.0 / (1.0 + exp(-x))
+        dyad.n = n + 1
+        if attended:
+            zv = dyad.tape.z
+            if grow:
                 # Alliance moves toward the dyad potential (lifted by symptom improvement).
-                rate = growth * (1.0 - strain_pen * c.strain)
+                rate = self.growth * (1.0 - self.strain_pen * c.strain)
                 if rate < 0.0:
                     rate = 0.0
-                fb = feedback * (p.baseline_severity - p.severity) / p.baseline_severity
+                fb = self.feedback * (p.baseline_severity - p.severity) / p.baseline_severity
                 pg = dyad.potential_goals + fb
                 pt = dyad.potential_tasks + fb
                 pb = dyad.potential_bond + fb
-                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + noise * zv[k + Z_GOALS]
-                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + noise * zv[k + Z_TASKS]
-                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + noise * zv[k + Z_BOND]
+                g = dyad.goals + rate * ((pg if pg < 1.0 else 1.0) - dyad.goals) + self.noise * zv[k + Z_GOALS]
+                t = dyad.tasks + rate * ((pt if pt < 1.0 else 1.0) - dyad.tasks) + self.noise * zv[k + Z_TASKS]
+                b = dyad.bond + rate * ((pb if pb < 1.0 else 1.0) - dyad.bond) + self.noise * zv[k + Z_BOND]
                 dyad.goals = 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
                 dyad.tasks = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
                 dyad.bond = 0.0 if b < 0.0 else (1.0 if b > 1.0 else b)
-                dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
-                # Rupture and repair.
-                attended_n = dyad.attended + 1
-                fbk = monitoring > 0 and attended_n % monitoring == 0
-                kind, repair, reported = rupture.at_session(dyad, c, p, u, j, fbk)
-                a = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
+                dyad.alliance = self.wg * dyad.goals + self.wt * dyad.tasks + self.wb * dyad.bond
+                # Rupture and repair (routine outcome monitoring every ``monitoring`` attended sessions).
+                kind, repair, reported = self.rupture.at_session(
+                    dyad, c, p, dyad.tape.u, j, self.monitoring > 0 and (dyad.attended + 1) % self.monitoring == 0)
+                a = self.wg * dyad.goals + self.wt * dyad.tasks + self.wb * dyad.bond
                 dyad.alliance = a
                 update_team_alliance(p)
                 # Observed ratings on the instrument's scale.
-                rp = a + p.rating_bias + pe_sd * zv[k + Z_PATIENT]
-                rc = a + c.rater_bias + ce_sd * zv[k + Z_CLINICIAN]
-                rp = scale_lo + scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
-                rc = scale_lo + scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
+                rp = a + p.rating_bias + self.pe_sd * zv[k + Z_PATIENT]
+                rc = a + c.rater_bias + self.ce_sd * zv[k + Z_CLINICIAN]
+                rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
+                rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
-                obs = self.symptoms(p, c.outcome_skill, effect, zv[k + Z_SYMPTOM], zv[k + Z_MEASURE],
-                                    uv[j + U_GAIN])
-                dyad.attended = attended_n
-                p.sessions_attended += 1
-                p.consecutive_dnas = 0
+            obs = self.symptoms(p, seen.outcome_skill, effect, zv[k + Z_SYMPTOM], zv[k + Z_MEASURE], uv[j + U_GAIN])
+            dyad.attended += 1
+            p.sessions_attended += 1
+            p.consecutive_dnas = 0
+            if grow:
                 na = p.sessions_attended
                 if 3 <= na <= 5:
                     p.early_alliance_sum += rp
@@ -321,89 +352,35 @@ class SessionStep:
                         p.alliance_clinician_s3 = rc
                 if reported:
                     p.ruptures_reported += 1
-                if recording:
-                    record(buf, p.id, c.id, dyad.id, n, now, 1, a, dyad.goals, dyad.tasks, dyad.bond, rp, rc,
-                           kind, repair, reported, dyad.unresolved, obs)
-                reason = self.course_end(p, dyad, obs, effect)
-            else:
-                if recording:
-                    record(buf, p.id, c.id, dyad.id, n, now, 0, dyad.alliance, dyad.goals, dyad.tasks, dyad.bond,
-                           NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, NAN)
-                reason = self.missed(p)
-            reason = self.after_contact(p, attended, reason, uv[j + U_DROPOUT], wait_weeks, now)
-            if reason is not None:
-                svc.discharge(p, reason)
-                return
-            if attended and reassignment is not None:
-                cause = reassignment(dyad, rp, uv[j + U_POLICY])
-                if cause is not None:
-                    svc.reassign(dyad, cause)
-                    return
-            gap = interval + interval_span * uv[j + U_SPARE] if interval_span else interval
-            if now + gap >= end_day:
-                return
-            wake.callbacks = wake.again  # Wake.book, inlined: this is every session
-            heappush(queue, (now + gap, normal, next(eid), wake))
-
-        Wake(env, session).book(first_delay)
-
-    def absent_session(self, dyad: Dyad, j: cython.long, k: cython.long, now: cython.double):
-        """A session that falls in the clinician's sickness absence; returns the next gap or None.
-
-        Without cover (``turnover.absence_cover`` false, or no colleague of the same team and
-        discipline in post and present) the session is cancelled: no contact, no tape slot
-        used, the next one is booked an interval later. With cover a colleague holds a
-        one-off contact: attendance, symptom change (the colleague's effectiveness, the
-        patient's team relationship), the DNA rule and the dropout hazard apply as usual,
-        but the dyad's alliance neither grows nor ruptures, no alliance is rated and the
-        reassignment policy is not consulted; the colleague's caseload is unchanged.
-        """
-        svc = self.service
-        c: Clinician = dyad.clinician
-        p: Patient = dyad.patient
-        tape = dyad.tape
-        interval, span = self.intervals[dyad.discipline]
-        gap = interval + span * tape.u[j + U_SPARE] if span else interval
-        cover = svc.absence_cover(c, now)
-        if cover is None:
-            c.sessions_cancelled += 1
-            return gap
-        c.sessions_covered += 1
-        wait_weeks: cython.double = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
-        attended: cython.bint = self.attendance(p, tape.u[j + U_ATTEND], wait_weeks, now)
-        n = dyad.n
-        dyad.n = n + 1
-        effect = self.effects[dyad.discipline]
-        obs = NAN
-        if attended:
-            obs = self.symptoms(p, cover.outcome_skill, effect, tape.z[k + Z_SYMPTOM], tape.z[k + Z_MEASURE],
-                                tape.u[j + U_GAIN])
-            dyad.attended += 1
-            p.sessions_attended += 1
-            p.consecutive_dnas = 0
-            reason = self.course_end(p, dyad, obs, effect)
-        else:
-            reason = self.missed(p)
-        if svc.recorder.enabled:
-            record(svc.recorder.buffer, p.id, cover.id, dyad.id, n, now, attended, dyad.alliance, dyad.goals,
-                   dyad.tasks, dyad.bond, NAN, NAN, NONE, REPAIR_NONE, 0, dyad.unresolved, obs)
-        reason = self.after_contact(p, attended, reason, tape.u[j + U_DROPOUT], wait_weeks, now)
+            # Course end: recovery (reliable change, or a run of scores below caseness), or its length.
+            if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
+                    and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
+                reason = "recovered"
+            elif dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
+                reason = "completed"
+        else:  # a DNA; a run of them discharges
+            p.dnas += 1
+            p.consecutive_dnas += 1
+            if p.consecutive_dnas >= self.max_dna:
+                reason = "dna_discharge"
+        if self.recording:
+            record(self.buffer, p.id, seen.id, dyad.id, n, now, attended, a, dyad.goals, dyad.tasks, dyad.bond,
+                   rp, rc, kind, repair, reported, dyad.unresolved, obs)
+        # Planned end by time in care, then the dropout hazard.
+        if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
+            reason = "completed"
+        if reason is None:
+            x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
+                 - self.do_all * (p.team_alliance - self.ref) - self.do_eng * p.engagement_z
+                 + self.do_unres * p.unresolved_share
+                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
+            if uv[j + U_DROPOUT] < 1.0 / (1.0 + exp(-x)):
+                reason = "dropout"
+        p.contacts += 1
         if reason is not None:
-            svc.discharge(p, reason)
-            return None
-        return gap
-
-    # ------------------------------------------------------------------ shared by every contact
-    @cython.cfunc
-    def attendance(self, p: Patient, u_att: cython.double, wait_weeks: cython.double,
-                   now: cython.double) -> cython.bint:
-        """Whether the patient attends; ``wait_weeks`` is the wait before a first contact, else 0."""
-        x: cython.double
-        if p.contacts == 0 and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
-            p.first_session_day = now
-        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - self.ref)
-             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
-        return u_att >= 1.0 / (1.0 + exp(-x))
+            self.service.discharge(p, reason)
+            return ENDED
+        return ATTENDED if attended else MISSED
 
     @cython.cfunc
     def symptoms(self, p: Patient, skill: cython.double, effect: cython.double, zs: cython.double,
@@ -434,37 +411,3 @@ class SessionStep:
         else:
             p.below_caseness = 0
         return obs
-
-    @cython.cfunc
-    def course_end(self, p: Patient, dyad: Dyad, obs: cython.double, effect: cython.double):
-        """After an attended session: "recovered", "completed" (course length) or None."""
-        if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
-                and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
-            return "recovered"
-        if dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
-            return "completed"
-        return None
-
-    @cython.cfunc
-    def missed(self, p: Patient):
-        """A DNA: "dna_discharge" after the configured run of consecutive DNAs, else None."""
-        p.dnas += 1
-        p.consecutive_dnas += 1
-        return "dna_discharge" if p.consecutive_dnas >= self.max_dna else None
-
-    @cython.cfunc
-    def after_contact(self, p: Patient, attended: cython.bint, reason, u_do: cython.double,
-                      wait_weeks: cython.double, now: cython.double):
-        """Planned end by time in care, then the dropout hazard; counts the contact."""
-        x: cython.double
-        if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
-            reason = "completed"
-        if reason is None:
-            x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
-                 - self.do_all * (p.team_alliance - self.ref) - self.do_eng * p.engagement_z
-                 + self.do_unres * p.unresolved_share
-                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
-            if u_do < 1.0 / (1.0 + exp(-x)):
-                reason = "dropout"
-        p.contacts += 1
-        return reason

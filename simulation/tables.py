@@ -1,4 +1,4 @@
-"""Turn a finished :class:`~simulation.service.Service` into the data-contract tables."""
+"""Turn a finished run (a :class:`simulation.ports.RunRecord`, i.e. the service) into the data-contract tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 from .entities import EXIT_REASONS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .service import Service
+    from .ports import RunRecord
 
 
 def _column(objects: list, name: str, dtype) -> np.ndarray:
@@ -66,8 +66,21 @@ def _patients_table(ps: list, end: float, reliable_change: float, caseness: floa
     })
 
 
-def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
-    """patients, sessions, clinicians, timeseries, reassignments (one replication)."""
+def _caseloads_table(samples: list, names: list[str]) -> pd.DataFrame:
+    """One row per time-series sample and discipline: caseloads are reported per discipline
+    because caps differ (a care coordinator's 30, a psychiatrist's 180)."""
+    arr = list(zip(*samples)) if samples else [(), (), (), ()]
+    return pd.DataFrame({
+        "day": np.array(arr[0], dtype=np.float64),
+        "discipline": np.array([names[d] for d in arr[1]], dtype=object),
+        "clinicians": np.array(arr[2], dtype=np.int64),
+        "mean_caseload": np.array(arr[3], dtype=np.float64),
+    })
+
+
+def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
+    """patients, sessions, clinicians, timeseries, caseloads, reassignments (one replication), from what a run
+    recorded."""
     end = svc.end_day
     pop = svc.cfg.population
     patients = _patients_table(svc.patients, end, pop.reliable_change, pop.caseness)
@@ -84,16 +97,15 @@ def build_tables(svc: "Service") -> dict[str, pd.DataFrame]:
 
     timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
                                                        "mean_caseload"])
+    caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines])
     reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id"])
     reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
                                           "from_clinician_id": "int64"})
-    out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries,
+    out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries, "caseloads": caseloads,
            "reassignments": reassignments}
-    if svc.cfg.output.sessions:
-        if svc.session_stream is not None:
-            svc.session_stream.close()  # the rest goes to the chunk's part files, not into memory
-        else:
-            out["sessions"] = svc.recorder.frame()
+    sessions = svc.session_table()  # None when off or streamed to part files
+    if sessions is not None:
+        out["sessions"] = sessions
     for name, df in out.items():
         df.insert(0, "replication", np.int64(svc.replication))
         df.insert(0, "scenario", svc.scenario)

@@ -262,21 +262,23 @@ FIELD_RULES: dict[str, Rule] = {
     "rupture.later_repair_decay": probability,
     "rupture.report_prob": probability,
     "rupture.false_report_prob": probability,
-    "rupture.training_share": probability,
-    "rupture.training_detection_gain": free,
-    "rupture.training_repair_gain": free,
-    "rupture.monitoring_every": at_least(0),
-    "rupture.monitoring_detection_gain": free,
+    # intervention
+    "intervention.training_share": probability,
+    "intervention.training_detection_gain": free,
+    "intervention.training_repair_gain": free,
+    "intervention.monitoring_every": at_least(0),
+    "intervention.monitoring_detection_gain": free,
     # policy
     "policy.allocation": one_of(lambda: ALLOCATION),
     "policy.matching_accuracy": probability,
     "policy.reassignment": one_of(lambda: REASSIGNMENT),
-    "policy.threshold": free,  # cross check: inside the alliance instrument's scale
-    "policy.consecutive": at_least(1),
-    "policy.unresolved_sessions": at_least(1),
-    "policy.measure_every": at_least(1),
-    "policy.request_slope": non_negative,
-    "policy.request_intercept": free,
+    "policy.alliance_threshold.threshold": free,  # cross check: inside the alliance instrument's scale
+    "policy.alliance_threshold.consecutive": at_least(1),
+    "policy.alliance_threshold.measure_every": at_least(1),
+    "policy.unresolved_rupture.unresolved_sessions": at_least(1),
+    "policy.patient_request.threshold": free,  # cross check: inside the alliance instrument's scale
+    "policy.patient_request.request_slope": non_negative,
+    "policy.patient_request.request_intercept": free,
     "policy.on_leave": one_of(lambda: ON_LEAVE),
     "policy.reassignment_priority": free,
     # turnover
@@ -466,9 +468,10 @@ def _rupture(cfg: Config) -> None:
 @cross_check
 def _policy(cfg: Config) -> None:
     a, pol = cfg.alliance, cfg.policy
-    if not a.scale_min <= pol.threshold <= a.scale_max:
-        raise ConfigError("policy.threshold", pol.threshold,
-                          f"a rating on the {a.instrument} scale [{a.scale_min}, {a.scale_max}]")
+    for key, threshold in (("policy.alliance_threshold.threshold", pol.alliance_threshold.threshold),
+                           ("policy.patient_request.threshold", pol.patient_request.threshold)):
+        if not a.scale_min <= threshold <= a.scale_max:
+            raise ConfigError(key, threshold, f"a rating on the {a.instrument} scale [{a.scale_min}, {a.scale_max}]")
 
 
 # --------------------------------------------------------------------------- entry point

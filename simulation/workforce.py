@@ -24,7 +24,10 @@ dyads' session processes:
   clinician-year in post (gaps counted from the end of the previous episode) and last
   an exponential time with mean ``absence_mean_days``, both drawn from the clinician's
   own absence stream. Sessions falling in an absence are cancelled or covered
-  (``turnover.absence_cover``; see :meth:`SessionStep.absent_session`).
+  (``turnover.absence_cover``; see :meth:`SessionStep.start`).
+
+The workforce sees the service only through :class:`simulation.ports.StaffPort`; what
+happens to a departing clinician's patients is the on-leave policy's business.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from . import rng
-
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import TurnoverConfig
     from .entities import Clinician
-    from .service import Service
+    from .policies import OnLeavePolicy
+    from .ports import StaffPort
 
 DAYS_PER_YEAR = 365.25
 ABSENCE_BLOCK = 64  # absence episodes drawn at once per clinician
@@ -52,13 +55,13 @@ def tenure_days(u: float, annual_rate: float) -> float:
 class Workforce:
     """Turnover and absence processes of one service run."""
 
-    def __init__(self, svc: "Service"):
+    def __init__(self, svc: "StaffPort", cfg: "TurnoverConfig", on_leave: "OnLeavePolicy"):
         self.svc = svc
-        self.cfg = svc.cfg.turnover
-        # Patients held for the replacement of a departed clinician, by that clinician's id.
-        self.held: dict[int, list] = {}
+        self.cfg = cfg
+        self.on_leave = on_leave
 
     def start(self) -> None:
+        """Enrol every clinician in post at the start."""
         for c in list(self.svc.clinicians):
             self.enrol(c)
 
@@ -75,6 +78,7 @@ class Workforce:
 
     # ------------------------------------------------------------------ turnover
     def leave(self, c: "Clinician") -> None:
+        """The clinician leaves today: out of post, the post vacant, their patients to the on-leave policy."""
         svc = self.svc
         now = svc.env.now
         svc.retire(c)
@@ -82,20 +86,21 @@ class Workforce:
         if c.absent_until > now:
             c.absence_days -= c.absent_until - now  # the rest of the episode is not in post
             c.absent_until = now
-        svc.vacancies += 1
+        svc.change_vacancies(+1)
         dyads = sorted(c.patients_held, key=lambda dy: dy.id)
-        svc.on_leave.clinician_left(c, dyads)
+        self.on_leave.clinician_left(c, dyads)
         delay = float(self.cfg.recruitment_delay_days)
         if now + delay < svc.end_day:
             ev = svc.env.timeout(delay)
             ev.callbacks.append(lambda _ev, c=c: self.fill_post(c))
 
     def fill_post(self, old: "Clinician") -> None:
+        """A replacement takes up ``old``'s post after the recruitment delay."""
         svc = self.svc
-        svc.vacancies -= 1
+        svc.change_vacancies(-1)
         new = svc.new_clinician(team=old.team, discipline=old.discipline, day=svc.env.now)
         self.enrol(new)
-        svc.on_leave.post_filled(old, new)
+        self.on_leave.post_filled(old, new)
         svc.fill(new.team, new.discipline)
 
     # ------------------------------------------------------------------ absence
@@ -103,7 +108,7 @@ class Workforce:
         """simpy process: sickness-absence episodes of one clinician while in post."""
         svc = self.svc
         env = svc.env
-        gen = svc.streams.generator(rng.ABSENCE, c.id)
+        gen = svc.absence_stream(c)
         rate_per_day = self.cfg.absence_per_year / DAYS_PER_YEAR
         mean_days = float(self.cfg.absence_mean_days)
         i = ABSENCE_BLOCK
@@ -132,9 +137,8 @@ class Workforce:
                 return
 
 
-def start_workforce(svc: "Service") -> Workforce:
+def start_workforce(svc: "StaffPort", cfg: "TurnoverConfig", on_leave: "OnLeavePolicy") -> Workforce:
     """Create the service's :class:`Workforce` and start every clinician's processes."""
-    wf = Workforce(svc)
-    svc.workforce = wf
+    wf = Workforce(svc, cfg, on_leave)
     wf.start()
     return wf

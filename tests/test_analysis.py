@@ -17,7 +17,7 @@ from analysis.trial import cluster_test, emulate
 from simulation.api import run
 
 TINY = ["run.horizon_days=240", "run.warmup_days=60", "run.progress=false"]
-KPIS = ["dropout_rate", "recovery_rate", "mean_sessions", "repair_share"]
+KPIS = ["dropout_rate", "reliable_recovery_rate", "mean_sessions", "repair_share"]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def saved_run(tmp_path_factory):
     exp = d / "crn_check.yaml"
     exp.write_text(
         "description: CRN check\nbaseline: reference\nscenarios:\n  reference: []\n"
-        "  trained: [rupture.training_share=1.0]\n  reference_copy: []\n"
-        "kpis: [dropout_rate, recovery_rate, mean_sessions, repair_share]\n"
+        "  trained: [intervention.training_share=1.0]\n  reference_copy: []\n"
+        "kpis: [dropout_rate, reliable_recovery_rate, mean_sessions, repair_share]\n"
         "figures: [kpis, differences, retention, retention_by_rupture, trajectories]\n")
     out = d / "run"
     res = run([f"experiment={exp}", "run.replications=5", *TINY], out_dir=out)
@@ -55,7 +55,7 @@ def test_paired_intervals_narrower_than_unpaired_for_the_same_runs(saved_run):
     unpaired = comp["unpaired_ci_high"] - comp["unpaired_ci_low"]
     # Common random numbers sharpen the patient outcomes. repair_share is left out: training
     # rewrites the repair mechanism itself, so its two scenarios are barely correlated.
-    outcomes = comp["kpi"].isin(["dropout_rate", "recovery_rate", "mean_sessions"]).to_numpy()
+    outcomes = comp["kpi"].isin(["dropout_rate", "reliable_recovery_rate", "mean_sessions"]).to_numpy()
     assert outcomes.sum() == 3
     assert (paired[outcomes] < unpaired[outcomes]).all(), comp
     # and the summary table the run wrote carries the same paired interval
@@ -167,7 +167,7 @@ def test_cluster_level_test_is_a_t_test_on_cluster_means():
 
 
 def test_trial_emulation_nests_patients_in_randomised_clinicians():
-    res = run(["experiment=null", "run.replications=2", "rupture.training_share=0.5", "output.sessions=false",
+    res = run(["experiment=null", "run.replications=2", "intervention.training_share=0.5", "output.sessions=false",
                *TINY])
     settings = {"scenario": "default", "clinicians": [6, 10], "patients_per_clinician": [3, 6],
                 "design": {"clinicians": 10, "patients_per_clinician": 6}, "outcomes": ["dropout", "improvement"],
@@ -199,9 +199,9 @@ def test_dose_response_and_trial_sections_build(tmp_path):
         "description: tiny dose and trial check\n"
         "overrides: [run.replications=3, service.clinicians=8, output.sessions=false]\n"
         "baseline: truth_control\nscenarios:\n"
-        "  truth_control: [rupture.training_share=0.0, clinicians.repair_logit_mean=-2]\n"
-        "  trial: [rupture.training_share=0.5, clinicians.repair_logit_mean=0]\n"
-        "  truth_treated: [rupture.training_share=1.0, clinicians.repair_logit_mean=2]\n"
+        "  truth_control: [intervention.training_share=0.0, clinicians.repair_logit_mean=-2]\n"
+        "  trial: [intervention.training_share=0.5, clinicians.repair_logit_mean=0]\n"
+        "  truth_treated: [intervention.training_share=1.0, clinicians.repair_logit_mean=2]\n"
         "kpis: [dropout_rate, repair_share]\nfigures: [dose_response, power, trial_estimates]\n"
         "extra:\n  dose: {key: clinicians.repair_logit_mean, label: repair skill, context_kpi: repair_share}\n"
         "  trial: {clinicians: [6, 8], patients_per_clinician: [3, 6],"

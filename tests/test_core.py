@@ -110,8 +110,9 @@ def test_cli_and_python_give_the_same_tables(tmp_path, small_run):
     proc = subprocess.run([str(exe), *SMALL, "experiment=null", f"output.dir={out}", f"hydra.run.dir={tmp_path / 'hydra'}"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "dropout %" in proc.stdout
-    for name in ("patients", "sessions", "clinicians", "timeseries", "kpis"):
+    assert "Measured period: 240 days" in proc.stdout and "Dropout" in proc.stdout
+    assert (out / "report.html").exists()  # the console script's post-run reporter (analysis.cli) ran
+    for name in ("patients", "sessions", "clinicians", "timeseries", "caseloads", "kpis"):
         pd.testing.assert_frame_equal(read_table(out, name), small_run.tables[name], check_exact=True, obj=name)
     manifest = (out / "manifest.json").read_text()
     assert '"completed": true' in manifest

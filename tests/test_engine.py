@@ -235,3 +235,74 @@ def test_run_until_raises_an_undefused_failure_and_rejects_a_past_until():
         run_until(env, 5.0)
     with pytest.raises(ValueError, match="must be greater"):
         run_until(env, 0.5)
+
+
+class _ScheduledLink:
+    """The reference for :class:`simulation.events.Wake`: a chain link booked with simpy's own
+    ``Environment.schedule``."""
+
+    def __init__(self, env, callback):
+        self.env, self.again, self.callbacks, self._ok, self._value = env, [callback], None, True, None
+
+    def book(self, delay):
+        from simpy.events import NORMAL
+
+        self.callbacks = self.again
+        self.env.schedule(self, NORMAL, delay)
+
+    def book_at(self, at):
+        self.book(at - self.env.now)  # exact here: every day in these chains is a binary fraction
+
+
+def _chains(env, log, make):
+    """Three self-booking chains (by delay and by day) and a simpy process, with ties in time."""
+
+    def link(name, gaps, by_day):
+        todo = iter(gaps)
+
+        def fire(w):
+            log.append((env.now, name, getattr(w, "at", env.now) == env.now))
+            g = next(todo, None)
+            if g is not None:
+                if by_day:
+                    w.book_at(env.now + g)
+                else:
+                    w.book(g)
+
+        return fire
+
+    make(env, link("a", [1.0, 0.5, 0.5, 0.0], True)).book(0.5)
+    make(env, link("b", [0.5, 1.0, 0.0], False)).book(1)
+    make(env, link("c", [0.25, 0.25, 1.5], True)).book(1.0)
+
+    def process():
+        for g in (1.0, 0.5, 0.5, 0.25):
+            yield env.timeout(g)
+            log.append((env.now, "timeout", True))
+
+    env.process(process())
+
+
+@pytest.mark.parametrize("loop", ["simpy", "run_until"])
+def test_wake_books_the_entries_env_schedule_would(loop):
+    """Wake.book/book_at write simpy's queue directly (the session step's booking): the
+    same heap entries and the same order of events as ``Environment.schedule``."""
+    import simpy
+
+    from simulation.events import Wake, run_until
+
+    out = []
+    for make in (_ScheduledLink, Wake):
+        env, log = simpy.Environment(), []
+        _chains(env, log, make)
+        entries = sorted((t, prio, eid) for t, prio, eid, _ in env._queue)
+        if loop == "simpy":
+            env.run(until=10.0)
+        else:
+            run_until(env, 10.0)
+        out.append((entries, log, env.now))
+    assert out[0] == out[1]
+    log = out[1][1]
+    assert len(log) == 17 and all(ok for *_, ok in log)  # a Wake's ``at`` is the day it fires
+    days = [day for day, *_ in log]
+    assert max(days.count(d) for d in days) >= 3  # ties in time, ordered by booking as simpy does

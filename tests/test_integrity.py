@@ -30,7 +30,7 @@ from simulation.rundir import LOCK_FILE, RunDirInUse, run_dir_lock
 
 EXE = str(Path(sys.executable).parent / "alliance-sim")
 SMALL = ["experiment=null", "run.replications=2", "run.horizon_days=200", "run.warmup_days=0", "run.progress=false"]
-CHUNK_TABLES = ("patients", "sessions", "clinicians", "timeseries", "reassignments", "kpis")
+CHUNK_TABLES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reassignments", "kpis")
 LINUX = sys.platform.startswith("linux")
 
 

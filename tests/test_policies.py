@@ -52,8 +52,8 @@ def test_continuity_never_reassigns_voluntarily():
 @pytest.mark.parametrize("k,every", [(3, 1), (2, 2)])
 def test_alliance_threshold_moves_only_after_k_consecutive_low_measurements(k, every):
     low = 3.9
-    res = run(A_SMALL + ["policy=alliance_threshold", f"policy.threshold={low}", f"policy.consecutive={k}",
-                         f"policy.measure_every={every}"])
+    res = run(A_SMALL + ["policy=alliance_threshold", f"policy.alliance_threshold.threshold={low}",
+                         f"policy.alliance_threshold.consecutive={k}", f"policy.alliance_threshold.measure_every={every}"])
     s = res.sessions
     moves = _last_moves(res, "policy")
     assert len(moves) > 20
@@ -87,7 +87,7 @@ def test_alliance_threshold_moves_only_after_k_consecutive_low_measurements(k, e
 
 def test_unresolved_rupture_moves_after_n_unresolved_sessions():
     n = 2
-    res = run(A_SMALL + ["policy=unresolved_rupture", f"policy.unresolved_sessions={n}"])
+    res = run(A_SMALL + ["policy=unresolved_rupture", f"policy.unresolved_rupture.unresolved_sessions={n}"])
     s = res.sessions
     moves = _last_moves(res, "policy")
     assert len(moves) > 10
@@ -100,8 +100,9 @@ def test_unresolved_rupture_moves_after_n_unresolved_sessions():
 
 def test_patient_requests_follow_the_logistic_rule():
     b0, b1, thr = -3.0, 2.0, 3.5
-    res = run(A_SMALL + ["policy=patient_request", f"policy.request_intercept={b0}", f"policy.request_slope={b1}",
-                         f"policy.threshold={thr}", "run.replications=2"])
+    res = run(A_SMALL + ["policy=patient_request", f"policy.patient_request.request_intercept={b0}",
+                         f"policy.patient_request.request_slope={b1}", f"policy.patient_request.threshold={thr}",
+                         "run.replications=2"])
     s = res.sessions[res.sessions["attended"]]
     p = res.patients.set_index(["replication", "patient_id"])
     # Sessions where the policy was consulted: attended and not the patient's exit session.
@@ -124,7 +125,7 @@ def test_patient_requests_follow_the_logistic_rule():
 
 def test_every_reassignment_is_recorded_with_its_cause():
     res = run(["reference=community_team", "run.replications=1", "run.warmup_days=400", "run.horizon_days=400",
-               "run.progress=false", "policy=patient_request", "policy.request_intercept=-3"])
+               "run.progress=false", "policy=patient_request", "policy.patient_request.request_intercept=-3"])
     r = res.reassignments
     assert set(r["cause"]) == {"turnover", "patient_request"}
     assert set(r["cause"]) <= set(REASSIGNMENT_CAUSES)
@@ -135,18 +136,23 @@ def test_every_reassignment_is_recorded_with_its_cause():
 
 
 def test_voluntary_move_never_returns_to_the_same_clinician():
-    res = run(A_SMALL + ["policy=alliance_threshold", "policy.threshold=3.9", "policy.consecutive=2"])
+    res = run(A_SMALL + ["policy=alliance_threshold", "policy.alliance_threshold.threshold=3.9",
+                         "policy.alliance_threshold.consecutive=2"])
     s = res.sessions
     for m in res.reassignments.itertuples():
         later = s[(s["patient_id"] == m.patient_id) & (s["day"] > m.day)]
         assert (later["clinician_id"] != m.from_clinician_id).all()
 
 
-@pytest.mark.parametrize("override", ["policy.reassignment=sometimes", "policy.on_leave=fire", "policy.consecutive=0",
-                                      "policy.threshold=7", "policy.measure_every=0", "turnover.annual_rate=-1"])
+@pytest.mark.parametrize("override", ["policy.reassignment=sometimes", "policy.on_leave=fire",
+                                      "policy.alliance_threshold.consecutive=0", "policy.alliance_threshold.threshold=7",
+                                      "policy.patient_request.threshold=7", "policy.alliance_threshold.measure_every=0",
+                                      "policy.unresolved_rupture.unresolved_sessions=0",
+                                      "policy.patient_request.request_slope=-1", "turnover.annual_rate=-1"])
 def test_bad_policy_values_are_rejected(override):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as err:
         load_config([override])
+    assert err.value.key == override.split("=")[0]
 
 
 def test_policy_group_options_compose():

@@ -83,13 +83,13 @@ def valid_configs(draw) -> Config:
     smin = draw(st.floats(0.0, 0.5))
     rupture = _replace(cfg.rupture, model=draw(st.sampled_from(["standard", "none"])), intercept=draw(logit),
                        withdrawal_share=draw(prob), severity_min=smin, severity_max=draw(st.floats(smin, 1.0)),
-                       training_share=draw(prob), monitoring_every=draw(st.integers(0, 4)),
                        erosion=draw(st.floats(0.0, 0.2)), repair_gain=draw(st.floats(0.0, 0.2)))
+    intervention = _replace(cfg.intervention, training_share=draw(prob), monitoring_every=draw(st.integers(0, 4)))
     policy = _replace(cfg.policy, allocation=draw(st.sampled_from(sorted(ALLOCATION))),
                       matching_accuracy=draw(prob))
     return Config(run=run, output=output, service=service, population=population, clinicians=cfg.clinicians,
                   alliance=alliance, attendance=attendance, dropout=dropout, outcome=outcome, rupture=rupture,
-                  policy=policy, turnover=cfg.turnover)
+                  intervention=intervention, policy=policy, turnover=cfg.turnover)
 
 
 def _list_intervals(p, end):
@@ -154,9 +154,17 @@ def test_random_valid_configs_keep_the_invariants(cfg):
 
     k = t["kpis"]
     assert len(k) == 1, "one KPI row per scenario x replication"
-    for col in ("dropout_rate", "recovery_rate", "left_waiting_list_rate", "dna_discharge_rate"):
+    from simulation.kpis import is_kpi, kpi_info
+
+    for col in [c for c in k.columns if is_kpi(c)]:  # every share (per-discipline utilisation too) in [0, 1]
         v = float(k[col].iloc[0])
-        assert math.isnan(v) or 0.0 <= v <= 1.0, col
+        if kpi_info(col).is_proportion:
+            assert math.isnan(v) or 0.0 <= v <= 1.0, col
+        else:
+            assert math.isnan(v) or v >= 0.0, col
+    for d, cap in c.groupby("discipline")["caseload_cap"].max().items():  # per-discipline caseload within its cap
+        v = float(k[f"mean_caseload_{d}"].iloc[0])
+        assert math.isnan(v) or v <= cap, d
 
 
 # --------------------------------------------------------------------------- invalid input

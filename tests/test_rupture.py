@@ -143,12 +143,12 @@ def test_reported_rupture_rate_below_true_rate(reference):
     assert 0 < reported.mean() < true.mean()
 
 
-def test_intervention_group_sets_rupture_knobs():
-    assert load_config().rupture.training_share == 0.0
+def test_intervention_group_sets_its_own_section():
+    assert load_config().intervention.training_share == 0.0
     c = load_config(["intervention=repair_training"])
-    assert c.rupture.training_share == 1.0 and c.rupture.monitoring_every == 0
-    c = load_config(["intervention=rom_feedback", "rupture.monitoring_every=4"])
-    assert c.rupture.monitoring_every == 4 and c.rupture.training_share == 0.0
+    assert c.intervention.training_share == 1.0 and c.intervention.monitoring_every == 0
+    c = load_config(["intervention=rom_feedback", "intervention.monitoring_every=4"])
+    assert c.intervention.monitoring_every == 4 and c.intervention.training_share == 0.0
     res = run(ONE + ["intervention=repair_training"])
     assert res.clinicians["trained"].all()
 

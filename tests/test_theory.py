@@ -27,7 +27,7 @@ import pytest
 
 from analysis.queueing_check import (K, compare, count_at, exact_time_average, list_intervals, mg1_estimates,
                                      mg1_overrides, mginf_estimates, mginf_overrides)
-from analysis.summary import mean_ci
+from simulation.summary import mean_ci
 from simulation.api import run
 
 

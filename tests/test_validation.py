@@ -57,7 +57,10 @@ BAD = [
     (["run.backend=spark"], "run.backend", "dask, local"),
     (["policy.allocation=lottery"], "policy.allocation", "least_loaded"),
     (["policy.reassignment=sometimes"], "policy.reassignment", "continuity"),
-    (["policy.consecutive=0"], "policy.consecutive", ">= 1"),
+    (["policy.alliance_threshold.consecutive=0"], "policy.alliance_threshold.consecutive", ">= 1"),
+    (["policy.patient_request.threshold=0.5"], "policy.patient_request.threshold", "WAI-SR scale [1.0, 5.0]"),
+    (["intervention.training_share=1.5"], "intervention.training_share", "[0, 1]"),
+    (["intervention.monitoring_every=-1"], "intervention.monitoring_every", ">= 0"),
     (["policy.matching_accuracy=1.2"], "policy.matching_accuracy", "[0, 1]"),
     (["attendance.consecutive_dna_discharge=0"], "attendance.consecutive_dna_discharge", ">= 1"),
     # cross-field consistency
