@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench.py            # full benchmark (a few minutes)
     .venv/bin/python benchmarks/bench.py --quick    # smaller sizes, fewer repeats
+    .venv/bin/python benchmarks/bench.py --app      # the page's teach-view run only
     make bench                                      # the same as the first line
 
 Single-core times are CPU time of the process (``time.process_time``), so other work on
@@ -233,6 +234,29 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
             "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
 
 
+def measure_app(repeats: int) -> dict:
+    """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it."""
+    # Cold: the first run of a fresh process (composing the config, first imports). Warm: later
+    # runs with new settings each time (the page composes once; nothing else is cached here).
+    # "numbers" is what the page shows first (simulation, KPIs, intervals, tables); "figures"
+    # is the figures drawn after them (retention by rupture status, trajectories, differences).
+    import dataclasses
+
+    from analysis.app import engine
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    d = engine.teach_defaults()
+    compose = time.perf_counter() - t0
+    _, _, cold = engine.run_teach(d)
+    cold = {**cold, "numbers_wall": cold["numbers_wall"] + compose, "numbers_cpu": time.process_time() - c0
+            - cold["figures_cpu"]}
+    warm = []
+    for i in range(repeats):
+        s = dataclasses.replace(d, repair_skill=d.repair_skill + 0.5 * (i + 1), monitoring=bool(i % 2))
+        warm.append(engine.run_teach(s)[2])
+    return {"compose_seconds": compose, "cold": cold, "warm": warm, "replications": d.replications}
+
+
 def _subprocess(kind: str, payload: dict, pure: bool = False) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(payload)]
     env = {**os.environ, "ALLIANCE_SIM_PURE": "1"} if pure else None
@@ -283,6 +307,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-single", action="store_true", help="only the parallel speed-up")
     ap.add_argument("--calls", action="store_true",
                     help="also count Python calls per session (cProfile, table on; slow at 16x)")
+    ap.add_argument("--app", action="store_true",
+                    help="only the page's teach-view run (reference A, 2 years, 4 replications; target < 3 s)")
     ap.add_argument("--csv", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -291,6 +317,8 @@ def main(argv=None) -> int:
         kind, payload = args.child[0], json.loads(args.child[1])
         if kind == "single":
             out = measure_single(payload["overrides"], payload["repeats"])
+        elif kind == "app":
+            out = measure_app(payload["repeats"])
         elif kind == "calls":
             from simulation.api import load_config
 
@@ -320,7 +348,7 @@ def main(argv=None) -> int:
     hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
            f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}"
            + (f" {'calls':>6}" if args.calls else ""))
-    for service in REFERENCES:
+    for service in [] if args.app else REFERENCES:
         if not _service_exists(service):
             print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
             continue
@@ -358,7 +386,25 @@ def main(argv=None) -> int:
             print(f"{service}: speed-up {times[1] / times[args.workers]:.2f}x wall; CPU overhead of the parallel "
                   f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
                   flush=True)
-    if not args.no_parallel:
+    if args.app:
+        r = _subprocess("app", {"repeats": max(repeats, 5)})
+        print(f"teach view (reference A, 730 days, {r['replications']} replications x 2 scenarios), wall seconds "
+              f"(CPU in brackets):")
+        c = r["cold"]
+        print(f"  first run of a fresh process: numbers {c['numbers_wall']:.2f} ({c['numbers_cpu']:.2f}) including "
+              f"composing the config {r['compose_seconds']:.2f}; figures {c['figures_wall']:.2f}")
+        for part in ("numbers", "figures"):
+            wall = sorted(w[f"{part}_wall"] for w in r["warm"])
+            cpu = sorted(w[f"{part}_cpu"] for w in r["warm"])
+            print(f"  later runs, {part}: best {wall[0]:.2f} ({cpu[0]:.2f}), median {wall[len(wall) // 2]:.2f} "
+                  f"({cpu[len(cpu) // 2]:.2f}), worst {wall[-1]:.2f} over {len(wall)} runs")
+            emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": f"app_teach_{part}",
+                  "seconds": wall[len(wall) // 2], "cpu_seconds": cpu[len(cpu) // 2], "replications": r["replications"],
+                  "repeats": len(wall)})
+        emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_cold",
+              "seconds": c["numbers_wall"], "cpu_seconds": c["numbers_cpu"], "replications": r["replications"],
+              "repeats": 1})
+    if not args.no_parallel and not args.app:
         ceiling = machine_ceiling(args.replications, args.workers)
         emit({"service": "bare_simpy", "scale": 1, "measure": "parallel_ceiling", "workers": args.workers,
               "replications": args.replications, "speedup": ceiling})

@@ -38,6 +38,7 @@ class RunConfig:
     dask: DaskConfig = field(default_factory=DaskConfig)  # Dask cluster used when backend=dask
     progress: bool = True  # show a progress bar for multi-chunk runs
     name: str = "default"  # scenario name written into the tables
+    max_memory_gb: Optional[float] = None  # refuse a run whose estimated memory exceeds this (None: 80% of this machine's RAM)
 
 
 @dataclass

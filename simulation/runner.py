@@ -36,7 +36,7 @@ TABLES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reas
 # Settings that change how a run is executed, never what it computes.
 EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask"),
                   ("run", "progress"), ("output", "dir"), ("output", "format"), ("output", "stream_sessions"),
-                  ("output", "stream_rows")}
+                  ("output", "stream_rows"), ("run", "max_memory_gb")}
 
 
 @dataclass
