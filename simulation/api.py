@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from .config import Config, register_schema, to_config
 from .errors import NO_VALUE, ConfigError
 from .experiment import Experiment, load_experiment, merge_overrides, override_key
+from .rundir import run_dir_lock
 from .runner import Results, Scenario, run_scenarios, write_run
 from .summary import summarise
 from .parameters import with_values
@@ -106,7 +107,8 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     """Run the configured experiment (or single scenario) and return its tables.
 
     With ``out_dir`` the tables, summary and manifest are written there (and finished
-    chunks are reused on a rerun); without it nothing touches the disk.
+    chunks are reused on a rerun); without it nothing touches the disk. The directory is
+    locked while the run writes it: another process gets RunDirInUse (a ConfigError).
     """
     from .resources import check_scheduler, check_writable_dir
 
@@ -129,24 +131,25 @@ def run_built(exp: Optional[Experiment], scenarios: Sequence[Scenario], out_dir:
         check_writable_dir("out_dir" if out_dir is not None else "output.dir", run_dir)
     if base.run.backend == "dask" and base.run.dask.address:
         check_scheduler(base.run.dask.address)
-    try:
-        res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
-                            backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
-    except (ArithmeticError, ValueError) as exc:
-        if isinstance(exc, ConfigError) or not _is_arithmetic(exc):
-            raise
-        raise arithmetic_error(exc, scenarios) from None
-    res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
-                                      scenario_order=[s.name for s in scenarios])
-    res.experiment = exp
-    if run_dir is not None:
-        write_run(res, run_dir, fmt=base.output.format,
-                  extra={"experiment": exp.name if exp else None,
-                         "experiment_source": exp.source if exp else None,
-                         "baseline": exp.baseline if exp else None,
-                         "description": exp.description if exp else "",
-                         "kpis": exp.kpis if exp else [], "figures": exp.figures if exp else [],
-                         "experiment_extra": exp.extra if exp else {}})
+    with run_dir_lock(run_dir):  # one run per directory, from its first chunk to its manifest
+        try:
+            res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
+                                backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
+        except (ArithmeticError, ValueError) as exc:
+            if isinstance(exc, ConfigError) or not _is_arithmetic(exc):
+                raise
+            raise arithmetic_error(exc, scenarios) from None
+        res.tables["summary"] = summarise(res.tables["kpis"], baseline=exp.baseline if exp else None,
+                                          scenario_order=[s.name for s in scenarios])
+        res.experiment = exp
+        if run_dir is not None:
+            write_run(res, run_dir, fmt=base.output.format,
+                      extra={"experiment": exp.name if exp else None,
+                             "experiment_source": exp.source if exp else None,
+                             "baseline": exp.baseline if exp else None,
+                             "description": exp.description if exp else "",
+                             "kpis": exp.kpis if exp else [], "figures": exp.figures if exp else [],
+                             "experiment_extra": exp.extra if exp else {}})
     return res
 
 

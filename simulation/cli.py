@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -45,6 +47,7 @@ def _fail(err: ConfigError) -> None:
 @hydra.main(config_path=str(Path(__file__).resolve().parents[1] / "configs"), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     from . import api
+    from .rundir import run_dir_lock
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
@@ -60,7 +63,12 @@ def _app(cfg: DictConfig) -> None:
         from .resources import check_writable_dir
 
         check_writable_dir("output.dir" if cfg.output.dir else "hydra.run.dir", run_dir)
-        res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
+        with run_dir_lock(run_dir):  # held through the report, so a second run cannot mix into it
+            res = api.run(overrides, out_dir=run_dir, progress=bool(cfg.run.progress))
+            try:
+                _after_run(res, run_dir)
+            except OSError as exc:
+                _io_failure(exc)
     except ConfigError as err:
         _fail(err)
     except OSError as exc:  # a full disk, a directory made read-only mid-run
@@ -69,10 +77,10 @@ def _app(cfg: DictConfig) -> None:
         print(f"alliance-sim: out of memory; finished chunks are kept under {run_dir / 'chunks'}; lower "
               f"run.max_memory_gb so the pre-run estimate refuses such runs", file=sys.stderr)
         sys.exit(1)
-    try:
-        _after_run(res, run_dir)
-    except OSError as exc:
-        _io_failure(exc)
+    except Exception:
+        if _RUN.get("interrupted"):  # e.g. an import cut short by Ctrl-C fails with its own error
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _after_run(res, run_dir: Path) -> None:
@@ -324,8 +332,13 @@ def main() -> None:
         from .cli_help import help_page
 
         print(help_page(), flush=True)
+    interruptible(_checked_app)
+
+
+def _checked_app() -> None:
+    """Check every job (warnings held back, so a refused command prints one line), then run Hydra."""
     try:
-        with warnings.catch_warnings(record=True) as caught:  # held back: a refused command prints one line
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _precheck(sys.argv[1:])
         for w in caught:
@@ -333,12 +346,36 @@ def main() -> None:
         _app()
     except ConfigError as err:
         _fail(err)
+
+
+def interruptible(body: Callable[[], object]) -> None:
+    """Run ``body``; Ctrl-C anywhere in it prints the one line and exits 130, a Ctrl-C after it is ignored."""
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        try:
+            body()
+        except Exception:
+            if _RUN.get("interrupted"):  # an error Ctrl-C caused (an import cut short) is the interrupt
+                raise KeyboardInterrupt from None
+            raise
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the line short
         run_dir = _RUN.get("dir")
         where = f" under {run_dir / 'chunks'}" if run_dir is not None else ""
         print(f"\nalliance-sim: interrupted; finished chunks are kept{where}. "
               f"{_RUN.get('resume', 'Nothing was simulated yet.')}", file=sys.stderr)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Everything worth keeping is on disk (atomically); skip interpreter teardown, whose
+        # exit hooks (executor threads, Dask) are what could hang or print after the line.
+        os._exit(130)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # finished: a late Ctrl-C cannot turn into a traceback
+
+
+def _on_sigint(signum, frame) -> None:
+    """Ctrl-C: remember it (an error it causes is reported as the interrupt), then interrupt."""
+    _RUN["interrupted"] = True
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
