@@ -69,6 +69,7 @@ class Priors:
 
     @property
     def names(self) -> list[str]:
+        """The parameter names, in the order of the posterior's columns."""
         return [p.name for p in self.parameters]
 
 

@@ -41,6 +41,7 @@ class Experiment:
 
 
 def available() -> list[str]:
+    """Names of the experiment files shipped in experiments/ (for messages and the help page)."""
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 
 

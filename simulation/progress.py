@@ -26,6 +26,7 @@ class RunProgress:
         self._write()
 
     def chunk_done(self) -> None:
+        """Count a computed chunk and save the progress file, so a watcher (the page) sees it."""
         self.state["chunks_computed"] += 1
         self.state["chunks_done"] += 1
         self._write()

@@ -41,6 +41,8 @@ EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"
 
 @dataclass
 class Scenario:
+    """One named scenario of a run: its validated config and the overrides that made it."""
+
     name: str
     config: Config
     overrides: list[str] = field(default_factory=list)
@@ -262,12 +264,14 @@ def gather(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]
 
 
 def compiled_modules() -> list[str]:
+    """The hot-path modules running compiled in this install (recorded in the manifest)."""
     from .build import compiled_modules as compiled
 
     return compiled()
 
 
 def code_version() -> str:
+    """The git description of the code that ran (or 'unknown'), recorded in the manifest."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
@@ -278,6 +282,7 @@ def code_version() -> str:
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of Python and the main packages, recorded in the manifest for reproducibility."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
