@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import targets_community as _targets_community
+from analysis import targets_waits as _targets_waits  # noqa: F401  (registers target 12: waits)
 from analysis.targets import TARGETS, Tables, Target, register_target
 from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
 from simulation.summary import mean_ci

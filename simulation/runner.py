@@ -71,7 +71,8 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     part files in that directory, which belongs to this chunk alone.
     """
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
-    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
+    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness, cfg.costs,
+                                  cfg.run.warmup_days + cfg.run.horizon_days)
     return tables
 
 
