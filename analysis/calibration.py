@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from analysis import targets_community as _targets_community
-from analysis import targets_waits as _targets_waits  # noqa: F401  (registers target 12: waits)
 from analysis.targets import TARGETS, Tables, Target, register_target
 from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
 from simulation.summary import mean_ci
@@ -375,3 +374,4 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 
 # Targets defined in other modules register themselves here.
 _targets_community.register()
+from analysis import targets_waits as _targets_waits  # noqa: E402,F401  (registers target 12, waits, after 1-11)
