@@ -34,7 +34,7 @@ def team_list(*teams: tuple[str, float, int, int]) -> str:
     return f"service.team_list=[{items}]"
 
 
-EVEN_B = team_list(("north", 1.75, 6, 1), ("south", 1.75, 6, 1))
+EVEN_B = team_list(("north", 2.35, 6, 1), ("south", 2.35, 6, 1))
 
 
 def test_equal_teams_described_one_by_one_give_identical_tables():
@@ -91,7 +91,7 @@ def test_staff_cost_is_posts_times_years_times_unit_cost():
                       "costs.annual_cost_per_post.psychiatrist=150000"]
     k = run(over).tables["kpis"].iloc[0]
     assert k["staff_cost"] == pytest.approx((12 * 40000 + 2 * 150000) * years, rel=1e-9)
-    k2 = run(over + [team_list(("north", 1.75, 5, 1), ("south", 1.75, 5, 1))]).tables["kpis"].iloc[0]
+    k2 = run(over + [team_list(("north", 2.35, 5, 1), ("south", 2.35, 5, 1))]).tables["kpis"].iloc[0]
     assert k2["staff_cost"] == pytest.approx((10 * 40000 + 2 * 150000) * years, rel=1e-9)
     assert k["cost_per_patient_treated"] > 0 and k["cost_per_recovered"] > k["cost_per_patient_treated"]
 
