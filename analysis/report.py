@@ -355,8 +355,9 @@ def _costs_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     price_year = (run.config().get("costs") or {}).get("price_year", "?")
     doc.h(2, "Costs against the baseline")
     doc.p(f"GBP at {price_year} prices (config group `costs`: cost per post-year x post-years in post in the "
-          f"measured period). Extra staff cost and dropouts avoided are means of paired replication differences "
-          f"against {run.label(run.baseline)}; the cost per dropout avoided is their ratio (negative: fewer "
+          f"measured period). Extra staff cost and dropouts avoided ((baseline minus scenario dropout rate) x the "
+          f"scenario's patients who started) are means over paired replications against "
+          f"{run.label(run.baseline)}; the cost per dropout avoided is their ratio (negative: fewer "
           "dropouts for less money; '–' when no dropout is avoided). Recovered means reliable recovery.")
     doc.table(pd.DataFrame([{
         "scenario": run.label(r.scenario), "extra staff cost (GBP)": f"{r.extra_cost:+,.0f}",

@@ -63,8 +63,13 @@ def cost_kpis(patients: pd.DataFrame, clinicians: pd.DataFrame, costs: CostConfi
 
 
 def cost_per_dropout_avoided(kpis: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Per scenario: extra staff cost and dropouts avoided against the baseline (means of paired
-    replication differences) and their ratio, the cost per dropout avoided (NaN when none is avoided)."""
+    """Per scenario: extra staff cost and dropouts avoided against the baseline (means over paired
+    replications) and their ratio, the cost per dropout avoided (NaN when none is avoided).
+
+    Dropouts avoided = (baseline dropout_rate - scenario dropout_rate) x the scenario's patients who
+    started: the change in the *rate* applied to the patients the scenario treats. A count of dropouts
+    would credit a scenario that treats fewer patients (a longer list) with dropouts "avoided".
+    """
     k = kpis.set_index(["scenario", "replication"])
     if baseline not in k.index.get_level_values(0):
         return pd.DataFrame(columns=["scenario", "extra_cost", "dropouts_avoided", "cost_per_dropout_avoided"])
@@ -76,7 +81,7 @@ def cost_per_dropout_avoided(kpis: pd.DataFrame, baseline: str) -> pd.DataFrame:
         s = k.loc[sc]
         reps = s.index.intersection(base.index)
         extra = float((s.loc[reps, "staff_cost"] - base.loc[reps, "staff_cost"]).mean())
-        avoided = float((base.loc[reps, "dropouts_in_period"] - s.loc[reps, "dropouts_in_period"]).mean())
+        avoided = float(((base.loc[reps, "dropout_rate"] - s.loc[reps, "dropout_rate"]) * s.loc[reps, "started"]).mean())
         ratio = extra / avoided if avoided > 0 else np.nan
         rows.append({"scenario": sc, "extra_cost": extra, "dropouts_avoided": avoided,
                      "cost_per_dropout_avoided": ratio})

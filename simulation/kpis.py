@@ -82,7 +82,7 @@ KPI_INFO: dict[str, Kpi] = {
                               "with reliable recovery (patients column `recovered`, as reliable_recovery_rate)",
                               "GBP", _N),
     "dropouts_in_period": Kpi("Dropouts in the period", "courses ended by dropout in the measured period (any "
-                              "referral date); the denominator of the cost per dropout avoided", "patients", _N),
+                              "referral date), the window the staff cost covers", "patients", _N),
 }
 
 # Per-discipline KPIs: one column NAME_<discipline> each (e.g. mean_caseload_psychiatrist).

@@ -139,7 +139,8 @@ def costs_text(res: Results, baseline: str) -> str:
                                                 if np.isfinite(r.cost_per_dropout_avoided) else "– (none avoided)")}
             for r in table.itertuples()]
     return (f"Costs against {baseline} (GBP at {price_year} prices; means of paired replication differences over "
-            "the measured period; a negative cost per dropout avoided means fewer dropouts for less money):\n"
+            "the measured period; dropouts avoided = (baseline - scenario dropout_rate) x the scenario's patients who "
+            "started; a negative cost per dropout avoided means fewer dropouts for less money):\n"
             + (pd.DataFrame(rows).to_string(index=False) if rows else "  (no other scenario)"))
 
 

@@ -96,16 +96,18 @@ def test_staff_cost_is_posts_times_years_times_unit_cost():
     assert k["cost_per_patient_treated"] > 0 and k["cost_per_recovered"] > k["cost_per_patient_treated"]
 
 
-def test_cost_per_dropout_avoided_is_paired_extra_cost_over_dropouts_avoided():
+def test_cost_per_dropout_avoided_is_extra_cost_over_the_rate_change_times_patients():
     kpis = pd.DataFrame({"scenario": ["base", "base", "more", "more", "less", "less"],
                          "replication": [0, 1, 0, 1, 0, 1],
                          "staff_cost": [100.0, 110.0, 150.0, 170.0, 80.0, 90.0],
-                         "dropouts_in_period": [10.0, 12.0, 7.0, 9.0, 13.0, 12.0]})
+                         "dropout_rate": [0.30, 0.32, 0.25, 0.26, 0.31, 0.34],
+                         "started": [100, 110, 100, 120, 90, 80]})
     t = cost_per_dropout_avoided(kpis, "base").set_index("scenario")
     assert t.loc["more", "extra_cost"] == pytest.approx(55.0)
-    assert t.loc["more", "dropouts_avoided"] == pytest.approx(3.0)
-    assert t.loc["more", "cost_per_dropout_avoided"] == pytest.approx(55.0 / 3.0)
-    assert math.isnan(t.loc["less", "cost_per_dropout_avoided"])  # more dropouts: none avoided
+    # Rate change x the scenario's patients: (0.05 x 100 + 0.06 x 120) / 2 = 6.1 (counts would say 0.05 x ...).
+    assert t.loc["more", "dropouts_avoided"] == pytest.approx(6.1)
+    assert t.loc["more", "cost_per_dropout_avoided"] == pytest.approx(55.0 / 6.1)
+    assert math.isnan(t.loc["less", "cost_per_dropout_avoided"])  # a higher dropout rate: none avoided
     assert CostConfig().default_annual_cost_per_post > 0
 
 
