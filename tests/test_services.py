@@ -138,7 +138,8 @@ def test_readme_own_service_walkthrough_runs_as_written(tmp_path):
     small = ["run.replications=1", "run.workers=1", "run.warmup_days=200", "run.horizon_days=200",
              "run.progress=false"]
     target = ROOT / "configs" / "service" / "my_service.yaml"
-    assert not target.exists(), "tests/test_services.py would overwrite a user's configs/service/my_service.yaml"
+    if target.exists():  # a planner's own file from following the walk-through: never overwrite it
+        pytest.skip("configs/service/my_service.yaml exists (the walk-through's file); not overwriting it")
     try:
         for i, cmd in enumerate(commands):
             words = cmd.split()
