@@ -35,6 +35,7 @@ import pandas as pd
 
 from analysis import targets_community as _targets_community
 from analysis import targets_validation as _targets_validation
+from analysis import targets_waits as _targets_waits
 from analysis.targets import NO_RANGE, ROLES, TARGETS, Tables, Target, measured_sessions, register_target
 from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
 from simulation.summary import mean_ci
@@ -511,3 +512,4 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 # Targets defined in other modules register themselves here.
 _targets_community.register()
 _targets_validation.register()
+_targets_waits.register()

@@ -309,6 +309,8 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     else:
         doc.p("One scenario only: no differences to report.")
 
+    if "staff_cost" in kpis and run.baseline and "dropouts_in_period" in run.tables["kpis"].columns:
+        _costs_section(doc, run, ana_dir)
     _retention_section(doc, run, ana_dir)
     if "retention_by_rupture" in names and run.has("sessions"):
         _rupture_section(doc, run, ana_dir)
@@ -354,6 +356,29 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     out = run_dir / "report.html"
     out.write_text(doc.html(title))
     return out
+
+
+def _costs_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
+    """Extra staff cost, dropouts avoided and cost per dropout avoided of each scenario against the baseline."""
+    from simulation.costs import cost_per_dropout_avoided
+
+    table = cost_per_dropout_avoided(run.tables["kpis"], run.baseline)
+    if table.empty:
+        return
+    table.to_csv(ana_dir / "costs.csv", index=False)
+    price_year = (run.config().get("costs") or {}).get("price_year", "?")
+    doc.h(2, "Costs against the baseline")
+    doc.p(f"GBP at {price_year} prices (config group `costs`: cost per post-year x post-years in post in the "
+          f"measured period). Extra staff cost and dropouts avoided ((baseline minus scenario dropout rate) x the "
+          f"scenario's patients who started) are means over paired replications against "
+          f"{run.label(run.baseline)}; the cost per dropout avoided is their ratio (negative: fewer "
+          "dropouts for less money; '–' when no dropout is avoided). Recovered means reliable recovery.")
+    doc.table(pd.DataFrame([{
+        "scenario": run.label(r.scenario), "extra staff cost (GBP)": f"{r.extra_cost:+,.0f}",
+        "dropouts avoided": f"{r.dropouts_avoided:+.1f}",
+        "cost per dropout avoided (GBP)": (f"{r.cost_per_dropout_avoided:,.0f}"
+                                           if np.isfinite(r.cost_per_dropout_avoided) else "–")}
+        for r in table.itertuples()]))
 
 
 def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:

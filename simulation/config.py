@@ -70,6 +70,16 @@ class DisciplineConfig:
 
 
 @dataclass
+class TeamConfig:
+    """One team of a service described team by team (``service.team_list``): teams differ in size, demand and caps."""
+
+    name: str = "team"  # label of the team (letters, digits, '_', '-', '.')
+    referrals_per_week: float = 0.0  # this team's Poisson referral rate (patients / week)
+    posts: dict[str, int] = field(default_factory=dict)  # posts per discipline name, e.g. {care_coordinator: 7, psychiatrist: 1}; a discipline left out has no post here
+    caseload_caps: dict[str, int] = field(default_factory=dict)  # caseload cap per discipline name in this team; a discipline left out keeps service.disciplines[].caseload_cap
+
+
+@dataclass
 class ServiceConfig:
     """The service: its teams, referrals and waiting list."""
 
@@ -81,7 +91,8 @@ class ServiceConfig:
     disciplines: list[DisciplineConfig] = field(default_factory=lambda: [DisciplineConfig()])
     care_model: list[str] = field(default_factory=lambda: ["therapist"])  # disciplines a patient needs
     care_weights: list[float] = field(default_factory=lambda: [1.0])  # weight of each dyad in the team relationship
-    teams: int = 1  # teams in the service (clinicians split evenly)
+    teams: int = 1  # teams in the service (clinicians split evenly, referrals shared uniformly); with team_list: its length
+    team_list: list[TeamConfig] = field(default_factory=list)  # teams one by one (own referrals, posts, caps); empty: `teams` equal teams. When set, each team's referrals and posts replace referrals_per_week and the disciplines' counts
     max_days_in_care: Optional[float] = None  # planned discharge after this many days (team models)
 
 
@@ -277,6 +288,18 @@ class TurnoverConfig:
 
 
 @dataclass
+class CostConfig:
+    """Unit costs that turn a run's staffing into money (cost KPIs, simulation.costs); figures in GBP."""
+
+    price_year: str = "2013-14"  # price base of the figures below (label printed with the costs)
+    # GBP per post-year (salary + on-costs + overheads + capital), per discipline name. Default: the
+    # CMHT average per team member, Curtis (2014) Unit Costs of Health and Social Care 2014, p. 218.
+    annual_cost_per_post: dict[str, float] = field(default_factory=lambda: {
+        "therapist": 58281.0, "care_coordinator": 58281.0, "psychiatrist": 58281.0})
+    default_annual_cost_per_post: float = 58281.0  # GBP per post-year of a discipline not listed above
+
+
+@dataclass
 class Config:
     """The whole configuration of one scenario."""
 
@@ -293,6 +316,7 @@ class Config:
     intervention: InterventionConfig = field(default_factory=InterventionConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     turnover: TurnoverConfig = field(default_factory=TurnoverConfig)
+    costs: CostConfig = field(default_factory=CostConfig)
     experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)
 
 

@@ -15,6 +15,9 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import CostConfig
+from .costs import COST_COLUMNS, cost_kpis
+
 ENDED_EXCLUDE = ("censored", "left_waiting_list")  # exits that are not the end of a course of treatment
 
 
@@ -24,7 +27,7 @@ class Kpi:
 
     label: str  # short human name, used in printed summaries, reports and figures
     definition: str  # numerator / denominator in words
-    unit: str  # proportion | patients | sessions | weeks | per 100 patients
+    unit: str  # proportion | patients | sessions | weeks | per 100 patients | GBP
     interval: str  # logit (a proportion, kept in [0, 1]) | t0 (a non-negative mean: t-interval cut at 0)
 
     @property
@@ -69,6 +72,17 @@ KPI_INFO: dict[str, Kpi] = {
                                  "appointment", "per 100 patients", _N),
     "mean_waiting": Kpi("Waiting-list length", "time-average number of patients on the waiting list over the "
                         "measured period", "patients", _N),
+    # Costs (simulation.costs): staff cost per post-year x post-years in post, outputs counted in the same window.
+    "staff_cost": Kpi("Staff cost", "post-years in post in the measured period x the discipline's annual cost per "
+                      "post (costs.annual_cost_per_post)", "GBP", _N),
+    "cost_per_patient_treated": Kpi("Cost per patient treated", "staff cost / patients whose treatment started "
+                                    "(first appointment, >= 1 attended session) in the measured period",
+                                    "GBP", _N),
+    "cost_per_recovered": Kpi("Cost per recovered patient", "staff cost / courses ended in the measured period "
+                              "with reliable recovery (patients column `recovered`, as reliable_recovery_rate)",
+                              "GBP", _N),
+    "dropouts_in_period": Kpi("Dropouts in the period", "courses ended by dropout in the measured period (any "
+                              "referral date), the window the staff cost covers", "patients", _N),
 }
 
 # Per-discipline KPIs: one column NAME_<discipline> each (e.g. mean_caseload_psychiatrist).
@@ -147,9 +161,11 @@ def attender_dropout(patients: pd.DataFrame) -> float:
     return float((a["exit_reason"] == "dropout").mean()) if len(a) else np.nan
 
 
-def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: float) -> pd.DataFrame:
-    """One row per (scenario, replication) in ``tables``: every KPI of :data:`KPI_INFO`, then the
-    per-discipline caseload and utilisation of the disciplines in the clinicians table."""
+def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: float,
+                 costs: Optional[CostConfig] = None, end_day: Optional[float] = None) -> pd.DataFrame:
+    """One row per (scenario, replication) in ``tables``: every KPI of :data:`KPI_INFO` (the cost KPIs
+    NaN without ``costs``), then the per-discipline caseload and utilisation of the disciplines in the
+    clinicians table."""
     patients = tables["patients"]
     ts = tables["timeseries"]
     loads = tables.get("caseloads")
@@ -186,6 +202,10 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
             "mean_waiting": float(ts_r["waiting"].mean()) if len(ts_r) else np.nan,
         }
         c = clinicians[(clinicians["scenario"] == scenario) & (clinicians["replication"] == rep)]
+        if costs is not None and end_day is not None:
+            row.update(cost_kpis(p, c, costs, warmup_day, end_day))
+        else:
+            row.update(dict.fromkeys((*COST_COLUMNS, "dropouts_in_period"), np.nan))
         for d in disciplines:
             load = np.nan
             if loads is not None:

@@ -126,8 +126,27 @@ def summary_text(res: Results) -> str:
             rows.append(row)
         title = sc + (" (baseline)" if sc == baseline else "")
         lines += ["", title, pd.DataFrame(rows).to_string(index=False) if rows else "  (no KPIs)"]
+    if baseline and "staff_cost" in names:
+        lines += ["", costs_text(res, baseline)]
     lines += ["", "Definitions:"] + [f"  {kpi_info(kpi).label} ({kpi}): {kpi_info(kpi).definition}" for kpi in names]
     return "\n".join(lines)
+
+
+def costs_text(res: Results, baseline: str) -> str:
+    """Extra staff cost, dropouts avoided and cost per dropout avoided of each scenario against the baseline."""
+    from .costs import cost_per_dropout_avoided
+
+    table = cost_per_dropout_avoided(res.tables["kpis"], baseline)
+    price_year = res.scenarios[0].config.costs.price_year
+    rows = [{"scenario": r.scenario, "extra staff cost (GBP)": f"{r.extra_cost:+,.0f}",
+             "dropouts avoided": f"{r.dropouts_avoided:+.1f}",
+             "cost per dropout avoided (GBP)": (f"{r.cost_per_dropout_avoided:,.0f}"
+                                                if np.isfinite(r.cost_per_dropout_avoided) else "– (none avoided)")}
+            for r in table.itertuples()]
+    return (f"Costs against {baseline} (GBP at {price_year} prices; means of paired replication differences over "
+            "the measured period; dropouts avoided = (baseline - scenario dropout_rate) x the scenario's patients who "
+            "started; a negative cost per dropout avoided means fewer dropouts for less money):\n"
+            + (pd.DataFrame(rows).to_string(index=False) if rows else "  (no other scenario)"))
 
 
 def print_summary(res: Results) -> None:

@@ -78,7 +78,8 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
 
     cfg = for_replication(cfg, replication)  # run.parameters=posterior: this replication's draw
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
-    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
+    tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness, cfg.costs,
+                                  cfg.run.warmup_days + cfg.run.horizon_days)
     return tables
 
 

@@ -33,6 +33,7 @@ from .policies import make_policies, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
 from .session import SessionStep, update_team_alliance
+from .teams import team_layout
 
 # Columns of a patient's attribute row (standard normals, then uniforms).
 PZ_SEVERITY, PZ_CAPACITY, PZ_SENSITIVITY, PZ_ENGAGEMENT, PZ_RESPONSE, PZ_RATING, PZ_MEASURE, PZ_STYLE = range(8)
@@ -87,8 +88,11 @@ def paused_gc():
 
 
 def disciplines_of(cfg: Config) -> list[DisciplineConfig]:
-    """The service's disciplines, with ``service.clinicians`` applied to the first."""
+    """The service's disciplines, with ``service.clinicians`` applied to the first (or, with a
+    ``service.team_list``, each count the sum of the teams' posts)."""
     ds = [replace(d) for d in cfg.service.disciplines]
+    if cfg.service.team_list:
+        return [replace(d, count=sum(int(t.posts.get(d.name, 0)) for t in cfg.service.team_list)) for d in ds]
     if cfg.service.clinicians is not None:
         ds[0] = replace(ds[0], count=int(cfg.service.clinicians))
     return ds
@@ -111,7 +115,8 @@ class Service:
         self.care = [self.discipline_index[name] for name in cfg.service.care_model]
         self.care_weights = list(cfg.service.care_weights)
         self.primary = self.care[0]
-        self.n_teams = int(cfg.service.teams)
+        self.teams = team_layout(cfg, self.disciplines)
+        self.n_teams = self.teams.n_teams
         self.recorder = SessionRecorder(cfg.output.sessions)
         self.session_stream = None  # set when the session table is streamed to part files
         if sessions_dir is not None and cfg.output.sessions:
@@ -182,9 +187,10 @@ class Service:
         return out
 
     def _build_staff(self) -> None:
-        for d, disc in enumerate(self.disciplines):
-            for k in range(int(disc.count)):
-                self.new_clinician(team=k % self.n_teams, discipline=d, day=0.0)
+        """Fill every post at day 0, each discipline's posts dealt out over the teams in turn."""
+        for d in range(len(self.disciplines)):
+            for team in self.teams.placement(d):
+                self.new_clinician(team=team, discipline=d, day=0.0)
 
     def new_clinician(self, team: int, discipline: int, day: float) -> Clinician:
         """Draw a clinician (row = its id, so the same post gets the same person across scenarios)."""
@@ -194,6 +200,7 @@ class Service:
         cc = self.cfg.clinicians
         rc = self.cfg.intervention
         disc = self.disciplines[discipline]
+        cap = self.teams.caps[team][discipline]
         trained = bool(u[CU_TRAINING] < rc.training_share)
         det = cc.detection_logit_mean + cc.detection_logit_sd * z[CZ_DETECTION]
         rep = cc.repair_logit_mean + cc.repair_logit_sd * z[CZ_REPAIR]
@@ -207,7 +214,7 @@ class Service:
             detection_logit=float(det), repair_logit=float(rep),
             rater_bias=float(cc.rater_bias_mean + cc.rater_bias_sd * z[CZ_RATER]),
             style=tuple(float(v) for v in z[CZ_STYLE:CZ_STYLE + self.style_dims]),
-            caseload_cap=int(disc.caseload_cap), comfortable_caseload=int(disc.comfortable_caseload),
+            caseload_cap=cap, comfortable_caseload=min(int(disc.comfortable_caseload), cap),
             start_day=float(day), trained=trained,
         )
         self.clinicians.append(c)
@@ -268,7 +275,7 @@ class Service:
     def start_referrals(self) -> None:
         """Poisson referrals, a chain of events; inter-arrival draws are shared across
         scenarios (scaled by the rate): the gap before referral i is draw i."""
-        rate_per_day = self.cfg.service.referrals_per_week / 7.0
+        rate_per_day = self.teams.total_referrals_per_week / 7.0
         if rate_per_day <= 0:
             return
         gaps = rng.BatchedRows(self.streams, rng.ARRIVALS, (0,), 1024,
@@ -318,7 +325,7 @@ class Service:
             renege_day=renege_day,
             dyad_seq=[0] * len(self.disciplines),
         )
-        p.team = min(int(float(u[PU_TEAM]) * self.n_teams), self.n_teams - 1)
+        p.team = self.teams.team_of(float(u[PU_TEAM]))
         p.last_observed = p.baseline_observed
         self.patients.append(p)
         self.n_waiting += 1

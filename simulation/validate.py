@@ -208,6 +208,11 @@ FIELD_RULES: dict[str, Rule] = {
     "service.care_weights": each(non_negative),  # cross check: one per care_model entry, sum 1
     "service.teams": at_least(1),
     "service.max_days_in_care": optional(positive),
+    "service.team_list": free,  # items checked below; cross check: posts and caps name disciplines
+    "service.team_list[].name": name,
+    "service.team_list[].referrals_per_week": non_negative,
+    "service.team_list[].posts": free,  # cross check: discipline names -> integers >= 0
+    "service.team_list[].caseload_caps": free,  # cross check: discipline names -> integers >= 1
     # population
     "population.group": name,
     "population.severity_scale": text,
@@ -328,6 +333,10 @@ FIELD_RULES: dict[str, Rule] = {
     "turnover.absence_per_year": non_negative,
     "turnover.absence_mean_days": positive,
     "turnover.absence_cover": free,
+    # costs
+    "costs.price_year": text,
+    "costs.annual_cost_per_post": free,  # cross check: discipline names -> numbers >= 0
+    "costs.default_annual_cost_per_post": non_negative,
     # top level
     "experiment": optional(experiment_name),
 }
@@ -473,6 +482,8 @@ def _care_model(cfg: Config) -> None:
                           f"one weight per care_model entry ({len(s.care_model)})")
     if not math.isclose(sum(s.care_weights), 1.0, abs_tol=1e-6):
         raise ConfigError("service.care_weights", list(s.care_weights), UNIT_WEIGHTS)
+    if s.team_list:
+        return  # checked per team by _team_list
     # Every discipline a patient needs must have a post in every team, or patients wait forever.
     counts = {d.name: d.count for d in s.disciplines}
     if s.clinicians is not None:
@@ -482,6 +493,46 @@ def _care_model(cfg: Config) -> None:
             key = "service.clinicians" if (i == 0 and s.clinicians is not None) else f"service.disciplines[{i}].count"
             raise ConfigError(key, counts[n], f"at least one {n} per team (service.teams={s.teams}), "
                                               f"since the care model needs a {n}")
+
+
+@cross_check
+def _team_list(cfg: Config) -> None:
+    """Teams described one by one: posts and caps name disciplines, every team can see its patients."""
+    s = cfg.service
+    if not s.team_list:
+        return
+    names = [d.name for d in s.disciplines]
+    if len({t.name for t in s.team_list}) != len(s.team_list):
+        raise ConfigError("service.team_list", [t.name for t in s.team_list], "teams with distinct names")
+    if s.clinicians is not None:
+        raise ConfigError("service.clinicians", s.clinicians,
+                          "null when service.team_list is set (posts come from each team's posts)")
+    if s.teams != len(s.team_list):
+        raise ConfigError("service.teams", s.teams,
+                          f"{len(s.team_list)}, the number of entries in service.team_list")
+    for i, t in enumerate(s.team_list):
+        k = f"service.team_list[{i}]"
+        for field_name, lo in (("posts", 0), ("caseload_caps", 1)):
+            for n, v in getattr(t, field_name).items():
+                if n not in names:
+                    raise ConfigError(f"{k}.{field_name}", n, f"a discipline of service.disciplines ({', '.join(names)})")
+                if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                    raise ConfigError(f"{k}.{field_name}.{n}", v, f"an integer >= {lo}")
+        for n in s.care_model:
+            if int(t.posts.get(n, 0)) < 1 and t.referrals_per_week > 0:
+                raise ConfigError(f"{k}.posts.{n}", int(t.posts.get(n, 0)),
+                                  f"at least 1 (team {t.name} takes referrals and the care model needs a {n})")
+    if sum(t.referrals_per_week for t in s.team_list) <= 0:
+        raise ConfigError("service.team_list", [t.referrals_per_week for t in s.team_list],
+                          "at least one team with referrals_per_week > 0")
+
+
+@cross_check
+def _costs(cfg: Config) -> None:
+    """Unit costs are non-negative finite numbers (any discipline name: a config may list more than it uses)."""
+    for n, v in cfg.costs.annual_cost_per_post.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"costs.annual_cost_per_post.{n}", v, "a number >= 0 (GBP per post-year)")
 
 
 @cross_check

@@ -165,7 +165,7 @@ def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 CLI_CASES = [
     (["run.replications=abc"], "alliance-sim: invalid config: run.replications='abc': an integer"),
     (["service=nonexistent"], "alliance-sim: invalid config: service='nonexistent': one of community_team, "
-                              "talking_therapy (files in configs/service/)"),
+                              "talking_therapy, template (files in configs/service/)"),
     (["service.no_such_key=3"], "alliance-sim: invalid config: service.no_such_key='3': not a config key"),
     (["run.warmup_days=900"], "alliance-sim: invalid config: run.warmup_days=900.0: a warm-up no longer than"),
     (["experiment=nonexistent"], "alliance-sim: invalid config: experiment='nonexistent': one of calibration, default"),
