@@ -211,6 +211,9 @@ BOUNDS: dict[str, Bound] = {
     "absence_mean_days": Bound(0.0, 10_000.0, (1.0, 180.0), "days", lo_open=True),
     # service.care_weights (a list, each item)
     "care_weights": SHARE,
+    # costs: a post-year of NHS mental-health staff (salary, on-costs, overheads) runs from about
+    # 35,000 (band 5 nurse) to about 200,000 GBP (consultant psychiatrist) in recent unit-cost tables
+    "default_annual_cost_per_post": Bound(0.0, 1e7, (20_000.0, 250_000.0), "GBP per post-year"),
 }
 
 

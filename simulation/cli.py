@@ -178,7 +178,7 @@ def _typed_value(cfg: Any, override: str) -> Any:
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from .validate import _type_ok
+    from .validate import type_ok
 
     key, _ = override.split("=", 1)
     *head, last = _path(override_key(key))
@@ -192,7 +192,7 @@ def _typed_value(cfg: Any, override: str) -> Any:
         value = float(value)
     if isinstance(value, list) and typing.get_origin(hint) is list and typing.get_args(hint) == (float,):
         value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-    return value if _type_ok(hint, value) else _UNSET
+    return value if type_ok(hint, value) else _UNSET
 
 
 def check_sweep(fixed: list[str], sweeps: list[tuple[str, list[str]]]) -> int:

@@ -371,12 +371,13 @@ def _plural(hint: Any) -> str:
         hint, f"{getattr(hint, '__name__', hint)} entries")
 
 
-def _type_ok(hint: Any, v: Any) -> bool:
+def type_ok(hint: Any, v: Any) -> bool:
+    """Whether ``v`` has the schema type ``hint`` (Optional, lists and nested dataclasses included)."""
     origin = typing.get_origin(hint)
     if hint is Any:
         return True
     if origin is typing.Union:
-        return any(_type_ok(a, v) for a in typing.get_args(hint))
+        return any(type_ok(a, v) for a in typing.get_args(hint))
     if hint is type(None):
         return v is None
     if hint is bool:
@@ -389,7 +390,7 @@ def _type_ok(hint: Any, v: Any) -> bool:
         return isinstance(v, str)
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
-        return isinstance(v, (list, tuple)) and all(_type_ok(item, x) for x in v)
+        return isinstance(v, (list, tuple)) and all(type_ok(item, x) for x in v)
     if origin is dict:
         return isinstance(v, Mapping)
     if dataclasses.is_dataclass(hint):
@@ -582,7 +583,7 @@ def validate(cfg: Config) -> Config:
     from .bounds import check_hard
 
     for key, rule_key, hint, v in leaves(cfg):
-        if not _type_ok(hint, v):
+        if not type_ok(hint, v):
             raise ConfigError(key, v, describe_type(hint))
         rule = FIELD_RULES.get(rule_key)
         if rule is not None:
