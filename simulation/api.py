@@ -111,8 +111,6 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
     chunks are reused on a rerun); without it nothing touches the disk. The directory is
     locked while the run writes it: another process gets RunDirInUse (a ConfigError).
     """
-    from .resources import check_scheduler, check_writable_dir
-
     if out_dir is not None and (not isinstance(out_dir, (str, PathLike)) or not str(out_dir).strip()):
         raise ConfigError("out_dir", out_dir, "a non-empty directory path (str or pathlib.Path), or None to "
                                               "keep the tables in memory only")
@@ -125,6 +123,8 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
 def run_built(exp: Optional[Experiment], scenarios: Sequence[Scenario], out_dir: Optional[str | Path] = None,
               progress: bool = False) -> Results:
     """Run scenarios already built (by :func:`build_scenarios` or varied with :func:`with_values`)."""
+    from .resources import check_scheduler, check_writable_dir
+
     scenarios = list(scenarios)
     base = scenarios[0].config
     run_dir = Path(out_dir) if out_dir is not None else (Path(base.output.dir) if base.output.dir else None)
