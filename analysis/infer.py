@@ -98,13 +98,11 @@ def load_priors(reference: str, path: Optional[Path] = None) -> Priors:
 
 # --------------------------------------------------------------------------- targets and distance
 def fitted_targets(reference: str) -> list:
-    """The reference's targets that the fit uses: role ``fitted`` where targets have roles, else all."""
+    """The reference's fitted targets with an accepted range (validation targets and companion rows never enter a fit)."""
     from analysis.calibration import TARGETS
 
-    out = [t for t in TARGETS.values() if t.reference == reference]
-    if any(hasattr(t, "role") for t in out):
-        out = [t for t in out if getattr(t, "role", "fitted") == "fitted"]
-    return out
+    return [t for t in TARGETS.values()
+            if t.reference == reference and t.role == "fitted" and not t.companion_of and t.has_range]
 
 
 def target_key(t) -> str:

@@ -57,7 +57,7 @@ def posterior_file(tmp_path_factory):
 def test_posterior_replication_r_uses_draw_r_in_every_scenario(tmp_path, posterior_file):
     exp = tmp_path / "two.yaml"
     exp.write_text("description: two scenarios\nbaseline: usual\nscenarios:\n  usual: []\n"
-                   "  trained: [rupture.training_share=1.0]\n")
+                   "  trained: [intervention.training_share=1.0]\n")
     over = [*TINY, f"experiment={exp}", "run.replications=3", "run.parameters=posterior",
             f"run.posterior={posterior_file}"]
     res = run(over, out_dir=tmp_path / "run")
