@@ -350,16 +350,21 @@ def _checked_app() -> None:
 
 def interruptible(body: Callable[[], object]) -> None:
     """Run ``body``; Ctrl-C anywhere in it prints the one line and exits 130, a Ctrl-C after it is ignored."""
+    _RUN.pop("done", None)
     signal.signal(signal.SIGINT, _on_sigint)
     try:
         try:
             body()
+            _RUN["done"] = True  # from here a Ctrl-C changes nothing (the handler ignores it)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         except Exception:
             if _RUN.get("interrupted"):  # an error Ctrl-C caused (an import cut short) is the interrupt
                 raise KeyboardInterrupt from None
             raise
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the line short
+        if _RUN.get("done"):  # the signal came between the run's end and ignoring it: the run finished
+            return
         run_dir = _RUN.get("dir")
         where = f" under {run_dir / 'chunks'}" if run_dir is not None else ""
         print(f"\nalliance-sim: interrupted; finished chunks are kept{where}. "
@@ -369,11 +374,12 @@ def interruptible(body: Callable[[], object]) -> None:
         # Everything worth keeping is on disk (atomically); skip interpreter teardown, whose
         # exit hooks (executor threads, Dask) are what could hang or print after the line.
         os._exit(130)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # finished: a late Ctrl-C cannot turn into a traceback
 
 
 def _on_sigint(signum, frame) -> None:
-    """Ctrl-C: remember it (an error it causes is reported as the interrupt), then interrupt."""
+    """Ctrl-C: remember it (an error it causes is reported as the interrupt), then interrupt; ignored once done."""
+    if _RUN.get("done"):
+        return
     _RUN["interrupted"] = True
     raise KeyboardInterrupt
 
