@@ -171,7 +171,12 @@ class DropoutConfig:
     after_dna: float = 0.7  # log-odds added after a missed session
     wait_per_week: float = 0.02  # first-contact log-odds added per week waited
     engagement: float = 0.3  # log-odds cut per SD of engagement
-    transition: float = 0.1  # one-off dropout probability at a reassignment
+    # One-off dropout probability at a move, by its cause (the draw is the failed dyad's tape
+    # slot, so the same patients drop out in every scenario with the same risk). Sources and
+    # plausible ranges: README "Transition costs".
+    transition_patient_request: float = 0.1  # a move the patient asked for (plausible 0-0.10)
+    transition_policy: float = 0.1  # a move the service made for a failing relationship (plausible 0-0.30)
+    transition_turnover: float = 0.1  # a forced move: the clinician left (plausible 0.05-0.40)
 
 
 @dataclass
@@ -259,6 +264,10 @@ class PolicyConfig:
     unresolved_rupture: UnresolvedRuptureConfig = field(default_factory=UnresolvedRuptureConfig)
     patient_request: PatientRequestConfig = field(default_factory=PatientRequestConfig)
     on_leave: str = "reassign"  # reassign | hold: a departing clinician's patients
+    reassignment_allocation: str = "least_loaded"  # who takes a moved patient: least_loaded | random | matched (uses the failed dyad's ratings) | as_allocation (policy.allocation's rule, referral information only)
+    handover: bool = False  # a joint handover session with the outgoing clinician at every move that has one (not on_leave=hold)
+    handover_risk_ratio: float = 0.5  # transition dropout risk multiplied by this with a handover (plausible 0.3-1.0)
+    handover_transfer_share: float = 0.7  # share of team trust carried to the new clinician with a handover (alliance.transfer_share without; plausible 0.5-0.9)
     reassignment_priority: bool = True  # reassigned patients go before new referrals in the queue
 
 

@@ -29,7 +29,7 @@ from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
 from .events import Wake, run_until
 from .lazyheap import LazyHeap
-from .policies import make_policies, style_fit
+from .policies import make_policies, make_reallocation, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
 from .session import SessionStep, update_team_alliance
@@ -121,6 +121,10 @@ class Service:
                                                 self.scenario, self.replication)
         self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference, cfg.intervention.monitoring_detection_gain)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
+        self.reallocation = make_reallocation(cfg.policy, self, self.allocation)  # who takes a moved patient
+        dc = cfg.dropout
+        self.transition_risk = {"patient_request": dc.transition_patient_request, "policy": dc.transition_policy,
+                                "turnover": dc.transition_turnover}  # one-off dropout risk of a move, by cause
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
         self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
 
@@ -140,7 +144,7 @@ class Service:
         self.patients: list[Patient] = []
         self.clinicians: list[Clinician] = []
         self.dyads_created = 0
-        self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician)
+        self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician, handover)
         self.timeseries: list[tuple] = []
         self.caseload_samples: list[tuple] = []  # (day, discipline, clinicians in post, mean caseload)
         # waiting[(team, discipline)]: FIFO of patients needing a dyad; priority first.
@@ -387,7 +391,8 @@ class Service:
                 q.popleft()
             else:
                 del q[i]
-            clinician = self.allocation.choose(patient, options)
+            moved = d in patient.carried  # a moved patient: policy.reassignment_allocation chooses
+            clinician = (self.reallocation if moved else self.allocation).choose(patient, options)
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
 
     @staticmethod
@@ -426,7 +431,9 @@ class Service:
         c.strain = over / c.comfortable_caseload if over > 0 else 0.0
 
     def start_dyad(self, p: Patient, c: Clinician, carried: Optional[float] = None) -> Dyad:
-        """Open a dyad: potential from capacity, skill and fit; start from scratch or carried trust."""
+        """Open a dyad: potential from capacity, skill and the *new* clinician's fit (a failed dyad's
+        mismatch does not carry over); start from scratch, or from carried team trust (a share
+        ``alliance.transfer_share``, or ``policy.handover_transfer_share`` after a handover)."""
         al = self.cfg.alliance
         d = c.discipline
         seq = p.dyad_seq[d]
@@ -437,10 +444,10 @@ class Service:
         base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
                 + self.disciplines[d].alliance_shift)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
+        ts = p.carried_share.pop(d, al.transfer_share) if p.carried_share else al.transfer_share
         if carried is None:
             start = [al.initial_share * pk for pk in pots]
         else:
-            ts = al.transfer_share
             start = [ts * carried + (1 - ts) * al.initial_share * pk for pk in pots]
         w = self.care_weights[self.care.index(d)] if d in self.care else 0.0
         dyad: Dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
@@ -485,35 +492,58 @@ class Service:
     def reassign(self, dyad: Dyad, cause: str, priority: bool = False, queue: bool = True) -> bool:
         """End a dyad and put the patient back in line for the same discipline.
 
-        The new dyad starts from carried-over team trust; the transition itself carries a
-        one-off dropout risk (drawn from the old dyad's tape, so it is synchronised). A
-        voluntary move (cause "policy" or "patient_request") never returns the patient to
-        the clinician they left. The caller (a policy) chooses whether the patient queues
-        ahead of new referrals (``priority``); with ``queue`` false the patient joins no
-        queue and the caller keeps them (to wait for a replacement clinician). Returns
-        whether the patient is still in care.
+        The transition carries a one-off dropout risk by cause (``dropout.transition_<cause>``,
+        times ``policy.handover_risk_ratio`` after a handover), drawn from the old dyad's tape
+        (synchronised across scenarios). The new dyad starts from carried-over team trust; what
+        the failed dyad's ratings revealed about fit is kept for re-matching. A handover
+        (``policy.handover``) is held whenever the patient goes straight to a colleague
+        (``queue``): not when held for a replacement, as the outgoing clinician has gone. A
+        voluntary move (cause "policy" or "patient_request") never returns the patient to the
+        clinician they left. The caller (a policy) chooses whether the patient queues ahead of
+        new referrals (``priority``); with ``queue`` false the patient joins no queue and the
+        caller keeps them. Returns whether the patient is still in care.
         """
         p = dyad.patient
         c = dyad.clinician
+        d = dyad.discipline
+        pol = self.cfg.policy
         trust = p.team_alliance
         self.end_dyad(dyad)
         p.reassignments += 1
-        self.reassignment_log.append((p.id, self.env.now, cause, c.id))
+        handover = bool(pol.handover) and queue
+        self.reassignment_log.append((p.id, self.env.now, cause, c.id, handover))
+        risk = self.transition_risk[cause] * (pol.handover_risk_ratio if handover else 1.0)
         u = dyad.tape.u[rng.HEADER_UNIFORM - 1]
-        if u < self.cfg.dropout.transition:
+        if u < risk:
             self.discharge(p, "dropout")
             self.fill(c.team, c.discipline)
             return False
-        p.carried[dyad.discipline] = trust
+        p.carried[d] = trust
+        if handover:
+            p.carried_share[d] = pol.handover_transfer_share
+        if dyad.ratings > 0:
+            p.revealed[d] = (c.style, self._revealed_fit(dyad))
         if cause != "turnover":
             p.avoid = p.avoid | {c.id}
         if not queue:
             return True
-        self.requeue(p, dyad.discipline, priority)
+        self.requeue(p, d, priority)
         self.fill(c.team, c.discipline)
         if c.team != p.team:
-            self.fill(p.team, dyad.discipline)
+            self.fill(p.team, d)
         return True
+
+    def _revealed_fit(self, dyad: Dyad) -> float:
+        """The dyad's fit (standardised style-fit units) as its mean patient rating shows it:
+        the rating's shortfall on the logit scale from an average dyad's potential, over ``fit_sd``."""
+        al = self.cfg.alliance
+        if al.fit_sd <= 0.0:
+            return 0.0
+        a = ((dyad.rating_sum / dyad.ratings - al.scale_min) / (al.scale_max - al.scale_min)
+             - al.patient_bias_mean)
+        a = min(0.98, max(0.02, a))
+        average = al.potential_intercept + self.disciplines[dyad.discipline].alliance_shift
+        return max(-3.0, min(3.0, (math.log(a / (1.0 - a)) - average) / al.fit_sd))
 
     def discharge(self, p: Patient, reason: str) -> None:
         """End all of a patient's dyads and record the exit; refill freed slots."""

@@ -98,9 +98,10 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
                                                        "mean_caseload"])
     caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines])
-    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id"])
+    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id",
+                                                                 "handover"])
     reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
-                                          "from_clinician_id": "int64"})
+                                          "from_clinician_id": "int64", "handover": bool})
     out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries, "caseloads": caseloads,
            "reassignments": reassignments}
     sessions = svc.session_table()  # None when off or streamed to part files
