@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import targets_community as _targets_community
+from analysis import targets_preference as _targets_preference
 from analysis.targets import TARGETS, Tables, Target, register_target
 from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
 from simulation.summary import mean_ci
@@ -374,3 +375,4 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 
 # Targets defined in other modules register themselves here.
 _targets_community.register()
+_targets_preference.register()

@@ -75,6 +75,7 @@ cdef class Patient:
     cdef public object carried
     cdef public object avoid
     cdef public object carried_share
+    cdef public long preference_met
     cdef public object revealed
 
 cdef class Dyad:

@@ -101,6 +101,7 @@ class Patient:
     carried: dict = field(default_factory=dict)  # discipline -> team trust carried into its next dyad
     avoid: frozenset = frozenset()  # clinicians this patient was moved away from (not re-allocated)
     carried_share: dict = field(default_factory=dict)  # discipline -> share of trust carried into the next dyad (a handover's; default alliance.transfer_share)
+    preference_met: cython.long = -1  # first dyad: -1 no preference, 0 not met, 1 met (Swift et al. 2018 comparison)
     revealed: dict = field(default_factory=dict)  # discipline -> (failed clinician's style, fit it revealed): for matched re-matching
 
 

@@ -140,6 +140,13 @@ class Service:
                                        lambda g, n, w: g.standard_normal((n, w)), rng.CLINICIAN_BATCH)
         self._clin_u = rng.BatchedRows(self.streams, rng.CLINICIANS, (1,), 3,
                                        lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
+        # Approach preferences (drawn only when population.preference_share > 0): a patient's
+        # (has one, which, known to allocation) uniforms, a clinician's approach uniform.
+        self.preferences = cfg.population.preference_share > 0
+        self._pref_p = rng.BatchedRows(self.streams, rng.PREFERENCE, (0,), 3,
+                                       lambda g, n, w: g.random((n, w)), rng.PATIENT_BATCH)
+        self._pref_c = rng.BatchedRows(self.streams, rng.PREFERENCE, (1,), 1,
+                                       lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
 
         self.patients: list[Patient] = []
         self.clinicians: list[Clinician] = []
@@ -391,9 +398,29 @@ class Service:
                 q.popleft()
             else:
                 del q[i]
+            if self.preferences:
+                options = self.accommodate(patient, options)
             moved = d in patient.carried  # a moved patient: policy.reassignment_allocation chooses
             clinician = (self.reallocation if moved else self.allocation).choose(patient, options)
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
+
+    def preference(self, p: Patient) -> int:
+        """The approach (0 or 1) the patient prefers, or -1 for none (``population.preference_share``)."""
+        u = self._pref_p.row(p.id)
+        return int(u[1] < 0.5) if u[0] < self.cfg.population.preference_share else -1
+
+    def approach(self, c: Clinician) -> int:
+        """The clinician's approach (0 or 1, half each), the same person in every scenario."""
+        return int(self._pref_c.row(c.id)[0] < 0.5)
+
+    def accommodate(self, p: Patient, options: list[Clinician]) -> list[Clinician]:
+        """The free clinicians of the patient's preferred approach when allocation knows the
+        preference (``policy.preference_accuracy``) and one is free; else all of ``options``."""
+        want = self.preference(p)
+        if want < 0 or self._pref_p.row(p.id)[2] >= self.cfg.policy.preference_accuracy:
+            return options
+        liked = [c for c in options if self.approach(c) == want]
+        return liked or options
 
     @staticmethod
     def has_dyad(p: Patient, d: int) -> bool:
@@ -441,6 +468,11 @@ class Service:
         tape = self.tapes.tape(p.id, d, seq)
         z = tape.z
         fit = al.fit_sd * style_fit(p.style, c.style)
+        if self.preferences and (want := self.preference(p)) >= 0:
+            met = self.approach(c) == want
+            fit += (0.5 if met else -0.5) * al.preference_shift
+            if p.preference_met < 0:
+                p.preference_met = int(met)  # the first dyad's (what a preference trial compares)
         base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
                 + self.disciplines[d].alliance_shift)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]

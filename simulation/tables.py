@@ -59,6 +59,7 @@ def _patients_table(ps: list, end: float, reliable_change: float, caseness: floa
         "alliance_clinician_s3": _column(ps, "alliance_clinician_s3", f8),
         "alliance_patient_early": early,
         "first_clinician_id": _column(ps, "first_clinician_id", i8),
+        "preference_met": _column(ps, "preference_met", i8),
         "measured": _column(ps, "measured", bool),
         "max_sessions": _column(ps, "max_sessions", i8),
         "latent_baseline_severity": _column(ps, "baseline_severity", f8),
