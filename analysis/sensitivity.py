@@ -35,11 +35,9 @@ def policy_scenarios(run: RunData) -> dict[str, str]:
 
 
 def sensitivity_table(run: RunData) -> pd.DataFrame:
-    """One row per policy x parameter x value x KPI: the paired difference from the comparator.
-
-    ``scenario`` names the policy by its reference scenario (e.g. alliance_threshold_high_turnover),
-    whichever scenario ran at that value.
-    """
+    """One row per policy x parameter x value x KPI: the paired difference from the comparator (sensitivity.csv)."""
+    # ``scenario`` names the policy by its reference scenario (e.g. alliance_threshold_high_turnover),
+    # whichever scenario ran at that value.
     pts = points(run)
     kpis = run.tables["kpis"]
     refs = policy_scenarios(run)
@@ -54,12 +52,10 @@ def sensitivity_table(run: RunData) -> pd.DataFrame:
 
 
 def break_even(table: pd.DataFrame, kpi: str = "dropout_rate", prefix: str = "dropout.transition") -> pd.DataFrame:
-    """Per policy and transition risk, the risk at which the policy's effect on ``kpi`` is zero.
-
-    A straight line through the points (effect against risk); the root is reported with
-    whether it lies inside the values run (``inside``) or is extrapolated. A policy whose
-    effect does not change with the risk (the risk is not its own) has no break-even.
-    """
+    """Per policy and transition risk, the risk at which the policy's effect on ``kpi`` is zero (planners' threshold)."""
+    # A straight line through the points (effect against risk); the root is reported with
+    # whether it lies inside the values run (``inside``) or is extrapolated. A policy whose
+    # effect does not change with the risk (the risk is not its own) has no break-even.
     rows = []
     sub = table[(table["kpi"] == kpi) & table["parameter"].str.startswith(prefix)]
     for (sc, par), g in sub.groupby(["scenario", "parameter"], sort=False):
@@ -86,8 +82,7 @@ def _verdict(row) -> str:
 
 
 def conclusion(table: pd.DataFrame, label=lambda s: s) -> list[str]:
-    """Plain-words sentences: under which parameter values each policy lowers or raises dropout
-    (paired 95% interval wholly below or above zero) and what it does to reliable recovery."""
+    """Plain-words sentences: where each policy lowers or raises dropout (interval wholly below or above zero)."""
     out = []
     d = table[table["kpi"] == "dropout_rate"]
     for sc, g in d.groupby("scenario", sort=False):

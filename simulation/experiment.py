@@ -82,17 +82,15 @@ def load_experiment(name_or_path: str) -> Experiment:
 
 
 def expand_sensitivity(exp: Experiment) -> None:
-    """Add the scenarios of a one-at-a-time sensitivity analysis (``extra.sensitivity``).
-
-    ``extra.sensitivity`` names the reference scenario of each compared policy and of the
-    comparator (``scenarios``: policy -> scenario, ``reference``: the comparator's policy), and
-    ``parameters``: a list of ``{key, central, values, affects}`` (``central``: the value the
-    reference scenarios already have; ``affects``: the policies whose results the key can
-    change, default all). Each other value of each key gets a copy of every affected scenario
-    with ``key=value`` added; an unaffected policy, or the central value, reuses the
-    reference scenario. The points (policy, key, value ->
-    scenario and comparator scenario) are stored in ``extra.sensitivity_points`` for the report.
-    """
+    """Add the scenarios of a one-at-a-time sensitivity analysis (``extra.sensitivity``), reusing what already runs."""
+    # ``extra.sensitivity`` names the reference scenario of each compared policy and of the
+    # comparator (``scenarios``: policy -> scenario, ``reference``: the comparator's policy), and
+    # ``parameters``: a list of ``{key, central, values, affects}`` (``central``: the value the
+    # reference scenarios already have; ``affects``: the policies whose results the key can
+    # change, default all). Each other value of each key gets a copy of every affected scenario
+    # with ``key=value`` added; an unaffected policy, or the central value, reuses the
+    # reference scenario. The points (policy, key, value ->
+    # scenario and comparator scenario) are stored in ``extra.sensitivity_points`` for the report.
     spec = exp.extra["sensitivity"]
     where = f"experiment {exp.name}: extra.sensitivity"
     refs = dict(spec.get("scenarios") or {})

@@ -114,14 +114,12 @@ class RoundRobin(AllocationPolicy):
 
 @register_allocation("matched")
 class Matched(AllocationPolicy):
-    """The free clinician with the best *estimated* fit.
+    """The free clinician with the best *estimated* fit (matching on referral information)."""
 
-    The estimate correlates ``matching_accuracy`` with the true fit: it is
-    ``acc*fit + sqrt(1-acc^2)*noise`` with noise from the patient's own draws, so
-    accuracy 0 is random allocation and 1 is perfect matching. With ``use_revealed``
-    (re-matching a moved patient) it adds what the failed dyad revealed (:func:`revealed_fit`).
-    """
-
+    # The estimate correlates ``matching_accuracy`` with the true fit: it is
+    # ``acc*fit + sqrt(1-acc^2)*noise`` with noise from the patient's own draws, so accuracy 0
+    # is random allocation and 1 is perfect matching. With ``use_revealed`` (re-matching a
+    # moved patient) it adds what the failed dyad revealed (:func:`revealed_fit`).
     use_revealed = False
 
     def choose(self, patient, free):
@@ -141,14 +139,11 @@ class Matched(AllocationPolicy):
 
 
 def revealed_fit(failed_style: Sequence[float], failed_fit: float, style: Sequence[float]) -> float:
-    """Expected fit with a clinician of ``style`` given the fit ``failed_fit`` (standardised,
-    from the failed dyad's ratings) observed with a clinician of ``failed_style``.
-
-    Fits are linear in the patient's unknown style x ~ N(0, I): f_c = x.s_c/sqrt(k). Given an
-    estimate of f_old with error variance 1 (the ratings also carry capacity, skill and rating
-    error), E[f_c | f_old] = (s_c.s_old/k) f_old / (|s_old|^2/k + 1): a clinician whose style is
-    unlike the failed one's is expected to fit better after a low rating (and worse after a high one).
-    """
+    """Expected fit with a clinician of ``style``, given the fit a failed dyad with ``failed_style`` revealed."""
+    # Fits are linear in the patient's unknown style x ~ N(0, I): f_c = x.s_c/sqrt(k). Given an
+    # estimate of f_old with error variance 1 (the ratings also carry capacity, skill and rating
+    # error), E[f_c | f_old] = (s_c.s_old/k) f_old / (|s_old|^2/k + 1): a clinician whose style is
+    # unlike the failed one's is expected to fit better after a low rating (worse after a high one).
     k = len(style)
     cov = sum(map(operator.mul, style, failed_style)) / k
     var = sum(v * v for v in failed_style) / k
@@ -173,8 +168,7 @@ class RandomMove(AllocationPolicy):
 
 @register_reallocation("matched")
 class MatchedMove(Matched):
-    """A moved patient goes to the free colleague with the best estimated fit, the estimate
-    using the failed dyad's ratings as well as the referral information."""
+    """A moved patient goes to the best estimated fit, the estimate using the failed dyad's ratings too."""
 
     use_revealed = True
 

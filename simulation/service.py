@@ -458,9 +458,8 @@ class Service:
         c.strain = over / c.comfortable_caseload if over > 0 else 0.0
 
     def start_dyad(self, p: Patient, c: Clinician, carried: Optional[float] = None) -> Dyad:
-        """Open a dyad: potential from capacity, skill and the *new* clinician's fit (a failed dyad's
-        mismatch does not carry over); start from scratch, or from carried team trust (a share
-        ``alliance.transfer_share``, or ``policy.handover_transfer_share`` after a handover)."""
+        """Open a dyad: potential from the *new* clinician's fit (a failed dyad's mismatch does not carry over), start from scratch or carried trust."""
+        # Carried trust: a share alliance.transfer_share, or policy.handover_transfer_share after a handover.
         al = self.cfg.alliance
         d = c.discipline
         seq = p.dyad_seq[d]
@@ -566,8 +565,8 @@ class Service:
         return True
 
     def _revealed_fit(self, dyad: Dyad) -> float:
-        """The dyad's fit (standardised style-fit units) as its mean patient rating shows it:
-        the rating's shortfall on the logit scale from an average dyad's potential, over ``fit_sd``."""
+        """The dyad's fit (style-fit SD units) as its mean patient rating shows it, for re-matching."""
+        # The rating's shortfall on the logit scale from an average dyad's potential, over fit_sd.
         al = self.cfg.alliance
         if al.fit_sd <= 0.0:
             return 0.0
