@@ -546,7 +546,7 @@ def sensitivity(run: RunData) -> tuple:
                             label=run.label(sc) if i == 0 and j == 0 else None)
             ax.set_xlabel(par)
             if j == 0:
-                ax.set_ylabel(f"{kpi_label(kpi)}: difference ({diff_unit(kpi)})")
+                ax.set_ylabel(f"{kpi_label(kpi)}\nvs continuity ({'pp' if scale == 100.0 else diff_unit(kpi)})")
     fig.legend(loc="upper center", ncol=min(4, len(policies)), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.5)))
     return fig, ("Each policy minus continuity at the same parameter value (paired 95% intervals; dashed line: "

@@ -362,6 +362,7 @@ def _sensitivity_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     wide = shown.pivot_table(index=["parameter", "value"], columns=["policy", "kpi"], values="effect",
                              aggfunc="first", sort=False)
     wide.columns = [f"{p}: {k}" for p, k in wide.columns]
+    wide = wide.reindex(list(dict.fromkeys(zip(shown["parameter"], shown["value"]))))  # table order (by value)
     doc.table(wide.reset_index())
     be = break_even(table)
     be.to_csv(ana_dir / "break_even.csv", index=False)
@@ -375,7 +376,7 @@ def _sensitivity_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
                                                                        else " (extrapolated)")
                            for v, ok in zip(be["break_even"], be["inside"])],
             "dropout effect per +0.1 risk (pp)": [f"{100 * v:+.2f}" for v in be["slope_per_0.1"]]}))
-    doc.p("**Conclusion.** " + " ".join(conclusion(table, run.label)))
+    doc.p("**Conclusion.** " + " ".join(conclusion(table, run.label, be)))
 
 
 def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:

@@ -48,7 +48,10 @@ def sensitivity_table(run: RunData) -> pd.DataFrame:
             rows.append({"scenario": refs.get(pt.policy, pt.policy), "parameter": pt.parameter,
                          "value": float(pt.value), "kpi": c.kpi, "diff": c.diff,
                          "diff_ci_low": c.paired_ci_low, "diff_ci_high": c.paired_ci_high})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    order = {p: i for i, p in enumerate(dict.fromkeys(out["parameter"]))}
+    return out.sort_values(["parameter", "value"], key=lambda c: c.map(order) if c.name == "parameter" else c,
+                           kind="stable").reset_index(drop=True)
 
 
 def break_even(table: pd.DataFrame, kpi: str = "dropout_rate", prefix: str = "dropout.transition") -> pd.DataFrame:
@@ -63,10 +66,9 @@ def break_even(table: pd.DataFrame, kpi: str = "dropout_rate", prefix: str = "dr
         if len(np.unique(x)) < 2 or not np.all(np.isfinite(y)):
             continue
         slope, intercept = np.polyfit(x, y, 1)
-        if abs(slope) < 1e-9:
-            root = np.nan
-        else:
-            root = -intercept / slope
+        root = -intercept / slope if abs(slope) > 1e-9 else np.nan
+        if not 0.0 <= root <= 1.0:
+            root = np.nan  # the effect keeps its sign at every possible risk (or does not depend on it)
         rows.append({"scenario": sc, "parameter": par, "break_even": root,
                      "inside": bool(np.isfinite(root) and x.min() <= root <= x.max()),
                      "slope_per_0.1": slope * 0.1})
@@ -81,7 +83,7 @@ def _verdict(row) -> str:
     return "unclear"
 
 
-def conclusion(table: pd.DataFrame, label=lambda s: s) -> list[str]:
+def conclusion(table: pd.DataFrame, label=lambda s: s, breaks: pd.DataFrame | None = None) -> list[str]:
     """Plain-words sentences: where each policy lowers or raises dropout (interval wholly below or above zero)."""
     out = []
     d = table[table["kpi"] == "dropout_rate"]
@@ -103,7 +105,12 @@ def conclusion(table: pd.DataFrame, label=lambda s: s) -> list[str]:
             parts.append("It raises reliable recovery at " + "; ".join(rec_up) + ".")
         if rec_down:
             parts.append("It lowers reliable recovery at " + "; ".join(rec_down) + ".")
-        if not helps and not harms:
-            parts.append("Elsewhere the interval includes zero: more replications are needed to tell.")
+        if breaks is not None:
+            for b in breaks[(breaks["scenario"] == sc) & breaks["break_even"].notna()].itertuples(index=False):
+                side = "lowers" if b[4] > 0 else "raises"
+                parts.append(f"Its dropout effect crosses zero at {b.parameter} = {b.break_even:.2f}: below that risk "
+                             f"the policy {side} dropout, above it the reverse"
+                             + ("" if b.inside else " (extrapolated beyond the values run)") + ".")
+        parts.append("Elsewhere the paired interval includes zero: more replications are needed to tell.")
         out.append(" ".join(parts))
     return out
