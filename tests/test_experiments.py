@@ -32,7 +32,7 @@ def test_shipped_experiment_loads_and_its_scenarios_compose(name):
                 continue
             group, attr = key.split(".", 1)
             got = getattr(getattr(s.config, group), attr)
-            assert str(got) == value or float(got) == pytest.approx(float(value)), (s.name, o)
+            assert str(got) in (value, value.capitalize()) or float(got) == pytest.approx(float(value)), (s.name, o)
     import analysis.report  # noqa: F401  (imports every module that registers figures)
     from analysis.figures import FIGURES
 
