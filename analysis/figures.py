@@ -519,7 +519,7 @@ def service(run: RunData) -> tuple:
                  needs=("extra.sensitivity",))
 def sensitivity(run: RunData) -> tuple:
     """Each policy's paired effect (vs the comparator) on each sensitivity KPI against each parameter."""
-    from analysis.sensitivity import sensitivity_table
+    from analysis.move_sensitivity import sensitivity_table
 
     table = sensitivity_table(run)
     if table.empty:

@@ -346,7 +346,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
 
 def _sensitivity_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     """Policy effects across the uncertain parameters of a move: sensitivity.csv, break-even risks, conclusion."""
-    from analysis.sensitivity import break_even, conclusion, sensitivity_table
+    from analysis.move_sensitivity import break_even, conclusion, sensitivity_table
 
     table = sensitivity_table(run)
     table.to_csv(ana_dir / "sensitivity.csv", index=False)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.sensitivity import break_even, conclusion
+from analysis.move_sensitivity import break_even, conclusion
 from analysis.stats import paired_diff_ci
 from simulation.api import load_config, run
 from simulation.errors import ConfigError
