@@ -5,18 +5,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench app clean
+
+# The page (make app): http://$(APP_ADDRESS):$(APP_PORT). For a class on one machine: make app APP_ADDRESS=0.0.0.0
+APP_ADDRESS ?= localhost
+APP_PORT    ?= 8501
 
 # The compiled hot path (setup.py) is rebuilt when its sources change: the modules named
 # in COMPILED in simulation/build.py, and the .pxd files.
 HOT := simulation/build.py $(wildcard simulation/*.pxd) \
        $(patsubst %,simulation/%.py,$(shell sed -n 's/^COMPILED = (\(.*\))$$/\1/p' simulation/build.py | tr -d '",'))
 
-$(STAMP): pyproject.toml constraints.txt setup.py $(HOT)
+$(STAMP): Makefile pyproject.toml constraints.txt setup.py $(HOT)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# PIP_CONSTRAINT also pins the build environment's Cython, so the compiled code is reproducible.
-	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install --quiet -e '.[test]'
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install --quiet -e '.[test,app]'
 	touch $(STAMP)
 
 # `make run experiment=NAME run.replications=2` forwards KEY=VALUE words to alliance-sim: make
@@ -44,6 +48,11 @@ test: $(STAMP)
 # Performance benchmark (a few minutes; not part of `make test`): appends to benchmarks/results/bench.csv.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+# The interactive page (analysis/app): teach, plan and explore views on the default config.
+app: $(STAMP)
+	$(BIN)/streamlit run analysis/app/main.py --server.address $(APP_ADDRESS) --server.port $(APP_PORT) \
+	    --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer $(ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache build simulation/*.so simulation/*.c

@@ -1,4 +1,4 @@
-"""``python -m analysis report RUN_DIR`` and ``python -m analysis collect SWEEP_DIR``."""
+"""``python -m analysis report RUN_DIR``, ``collect SWEEP_DIR`` and ``sensitivity EXPERIMENT``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
+    """Parse the subcommand and run it; bad input prints one line and exits 2."""
+    from simulation.errors import ConfigError
+
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="regenerate figures and the report of a run directory from its tables")
@@ -18,6 +21,9 @@ def main(argv=None) -> int:
     col.add_argument("--kpi", default="dropout_rate", help="KPI to plot (default: dropout_rate)")
     col.add_argument("--param", default=None, help="swept parameter for the x axis (default: the first swept)")
     col.add_argument("--out", type=Path, default=None, help="output directory (default: SWEEP_DIR)")
+    from analysis.sensitivity import add_parser as add_sensitivity
+
+    add_sensitivity(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "report":
@@ -25,11 +31,18 @@ def main(argv=None) -> int:
 
             out = build_report(args.run_dir, figures=args.figures or None)
             print(f"report: {out} (and {out.with_suffix('.md').name})")
+        elif args.command == "sensitivity":
+            from analysis.sensitivity import main as sensitivity
+
+            return sensitivity(args)
         else:
             from analysis.collect import collect
 
             table, files = collect(args.sweep_dir, kpi=args.kpi, param=args.param, out_dir=args.out)
             print(f"{len(table)} row(s) from {table['job'].nunique()} job(s); wrote " + ", ".join(map(str, files)))
+    except ConfigError as err:
+        print(f"python -m analysis {args.command}: {err}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as err:
         print(f"python -m analysis {args.command}: {err}", file=sys.stderr)
         return 2

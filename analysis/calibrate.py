@@ -20,6 +20,7 @@ from simulation.api import run
 
 
 def main() -> None:
+    """Print the calibration table for a configuration given as key=value overrides (hand tuning)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=6)
     ap.add_argument("--boot", type=int, default=0, help="bootstrap resamples for pooled targets (0: none)")

@@ -7,11 +7,18 @@ parameters. A :class:`Target` names its reference configuration (``talking_thera
 reference A, ``community_team`` = reference B); the report has one row per registered
 target whose reference is present in the run.
 
+Every target has a **role**: ``fitted`` (the reference configurations were tuned to it,
+so reproducing it shows the fit) or ``validation`` (chosen from the literature and never
+used in tuning, so reproducing it is evidence the model generalises; a validation target
+that falls outside is a finding, not a bug). A **companion** row (``companion_of``)
+reports another definition of a target beside it, for comparison; it is printed but not
+counted in the headline "inside" tally, and may have no accepted range.
+
 Adding a target is one call from any module::
 
     from analysis.targets import register_target
-    register_target("11a", "clinician turnover a year", "Brabson et al. 2020", 0.25, 0.60,
-                    "community_team", my_estimator)
+    register_target("V9", "share of patients who ...", "Author et al. 2020", 0.25, 0.60,
+                    "community_team", my_estimator, role="validation")
 
 Intervals: ``interval="t"`` estimates the quantity in each replication and reports the
 mean with a t-interval across replications; ``interval="bootstrap"`` pools all
@@ -28,7 +35,8 @@ import pandas as pd
 
 from analysis import targets_community as _targets_community
 from analysis import targets_preference as _targets_preference
-from analysis.targets import TARGETS, Tables, Target, register_target
+from analysis import targets_validation as _targets_validation
+from analysis.targets import NO_RANGE, ROLES, TARGETS, Tables, Target, measured_sessions, register_target
 from simulation.kpis import attender_dropout, attenders_ended, finishers, iapt_recovery
 from simulation.summary import mean_ci
 
@@ -79,14 +87,8 @@ def rater_r(t: Tables) -> float:
     return _corr(m["alliance_patient_s3"], m["alliance_clinician_s3"])
 
 
-def _measured_sessions(t: Tables) -> pd.DataFrame:
-    s = t["sessions"]
-    ids = t["patients"].loc[t["patients"]["measured"], "patient_id"]
-    return s[s["attended"] & s["patient_id"].isin(ids)]
-
-
 def reported_rupture_session_share(t: Tables) -> float:
-    s = _measured_sessions(t)
+    s = measured_sessions(t)
     return float(s["rupture_reported"].mean()) if len(s) else np.nan
 
 
@@ -95,19 +97,76 @@ def reported_rupture_patient_share(t: Tables) -> float:
     return float((f["ruptures_reported"] > 0).mean()) if len(f) else np.nan
 
 
-def resolution_outcome_r(t: Tables) -> float:
-    """Point-biserial r: all ruptures resolved at the last attended session (1) or not (0)."""
+def _rated_courses(t: Tables, patients: pd.DataFrame) -> pd.DataFrame:
+    """Attended sessions of ``patients`` in order, with k = 0, 1, ... per patient."""
+    s = measured_sessions(t)
+    s = s[s["patient_id"].isin(patients["patient_id"])]
+    s = s.sort_values(["patient_id", "day"], kind="stable")[["patient_id", "alliance_patient", "rupture_reported"]]
+    return s.assign(k=s.groupby("patient_id").cumcount(), rupture_reported=s["rupture_reported"].astype(bool))
+
+
+def reported_rupture_resolution(t: Tables) -> pd.DataFrame:
+    """Target 5's sample from observed data only: was the patient's rating back to its pre-rupture level at the end?"""
+    # Finishers whose first patient-reported rupture came after their first attended session and
+    # before their last; resolved = patient-rated WAI-SR at the last attended session >= its value
+    # at the session before that rupture.
     f = finishers(t["patients"])
-    f = f[f["ruptures"] > 0]
-    s = _measured_sessions(t)
-    last = s[s["patient_id"].isin(f["patient_id"])].groupby("patient_id")["unresolved"].last()
-    resolved = (~last.reindex(f["patient_id"]).fillna(True).astype(bool)).astype(float)
-    return _corr(pd.Series(resolved.to_numpy(), index=f.index), _improvement(f))
+    f = f[f["ruptures_reported"] > 0]
+    s = _rated_courses(t, f)
+    g = s.groupby("patient_id", sort=False)
+    first = s[s["rupture_reported"]].groupby("patient_id")["k"].min()
+    last_k = g["k"].max()
+    ok = first[(first >= 1) & (first < last_k.reindex(first.index))]
+    rating = s.set_index(["patient_id", "k"])["alliance_patient"]
+    pre = rating.reindex(list(zip(ok.index, ok.to_numpy() - 1))).to_numpy()
+    end = rating.reindex(list(zip(ok.index, last_k.reindex(ok.index).to_numpy()))).to_numpy()
+    out = f.set_index("patient_id").loc[ok.index, ["baseline_severity", "final_severity"]].copy()
+    out["resolved"] = (end >= pre).astype(float)
+    return out
+
+
+def resolution_outcome_r(t: Tables) -> float:
+    """Point-biserial r of "alliance back to its pre-rupture level by the end" with pre-post change."""
+    d = reported_rupture_resolution(t)
+    return _corr(d["resolved"], _improvement(d))
+
+
+def rating_drops(t: Tables, patients: pd.DataFrame) -> pd.Series:
+    """Target 4b's rupture marks: ratings below the patient's previous mean by > 1 SD of session-to-session change."""
+    # From the third attended session on; the SD of session-to-session changes is pooled over
+    # ``patients`` (Strauss et al. 2006's one-SD criterion). Aligned with _rated_courses rows.
+    s = _rated_courses(t, patients)
+    r = s.groupby("patient_id")["alliance_patient"]
+    threshold = float(r.diff().std())
+    previous_mean = r.transform(lambda x: x.expanding().mean().shift(1))
+    return ((previous_mean - s["alliance_patient"]) > threshold) & (s["k"] >= 2)
+
+
+def rating_drop_patient_share(t: Tables) -> float:
+    """Finishers with at least one rating-drop rupture (see :func:`rating_drops`)."""
+    f = finishers(t["patients"])
+    if not len(f):
+        return np.nan
+    s = _rated_courses(t, f)
+    hit = set(s.loc[rating_drops(t, f).to_numpy(), "patient_id"])
+    return float(f["patient_id"].isin(hit).mean())
 
 
 def dropout_share(t: Tables) -> float:
     """Target 6: the KPI ``attender_dropout_rate`` (dropouts among attenders whose course ended)."""
     return attender_dropout(t["patients"])
+
+
+def dna_discharge_share(t: Tables) -> float:
+    """Target 6's denominator, exit 'dna_discharge' (shown beside dropout, not part of it)."""
+    a = _attenders(t["patients"])
+    return float((a["exit_reason"] == "dna_discharge").mean()) if len(a) else np.nan
+
+
+def unilateral_ending_share(t: Tables) -> float:
+    """Target 6's denominator, exit 'dropout' or 'dna_discharge' (the broad reading of dropout)."""
+    a = _attenders(t["patients"])
+    return float(a["exit_reason"].isin(["dropout", "dna_discharge"]).mean()) if len(a) else np.nan
 
 
 def early_dropout_share(t: Tables) -> float:
@@ -159,25 +218,38 @@ def _attended_scores(t: Tables, caseness: float) -> tuple[pd.DataFrame, pd.DataF
     return p, s
 
 
-def recovery_median_session(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
-    """Kaplan–Meier: session at which half of those still attending have recovered.
-
-    Event: first attended session whose score is below caseness with reliable change
-    (Jacobson–Truax "clinically significant change", as in Hansen et al. 2002). Other
-    exits and the end of the run censor at the last attended session. The 50% crossing is
-    interpolated linearly between sessions; NaN if the curve never reaches 50%.
-    """
+def _recovery_times(t: Tables, caseness: float, reliable: float,
+                    planned_endings_recover: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(time, event) over attended sessions for Kaplan-Meier (see the two estimators below)."""
     p, s = _attended_scores(t, caseness)
-    if not len(p):
-        return np.nan
     base = p.set_index("patient_id")["baseline_severity"]
     s = s.assign(base=s["patient_id"].map(base))
     hit = s[(s["severity"] < caseness) & (s["base"] - s["severity"] >= reliable)]
     first = hit.groupby("patient_id")["k"].min()
     last = p.set_index("patient_id")["sessions_attended"]
-    time = first.reindex(last.index).fillna(last).to_numpy()
+    time = first.reindex(last.index).fillna(last).to_numpy(dtype=float)
     event = last.index.isin(first.index)
-    return km_crossing(time, event, 0.5)
+    if planned_endings_recover:
+        planned = (p.set_index("patient_id")["exit_reason"] == "recovered").to_numpy()
+        event = event | planned
+    return time, event
+
+
+def recovery_median_session(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
+    """Target 9 (strict): KM session by which half have recovered, planned endings below caseness as recoveries."""
+    # Event: first attended score below caseness with reliable change (Jacobson-Truax, as in
+    # Hansen et al. 2002) or, for exit 'recovered', the last attended session. Censored: dropout,
+    # DNA discharge, course-length cap, end of run. 50% crossing interpolated; NaN if never reached.
+    time, event = _recovery_times(t, caseness, reliable, planned_endings_recover=True)
+    return km_crossing(time, event, 0.5) if len(time) else np.nan
+
+
+def recovery_median_session_censored(t: Tables, caseness: float = 10.0, reliable: float = 6.0) -> float:
+    """Target 9b (the former estimator): as 9 but planned endings without reliable change censor, informatively."""
+    # Those endings follow two scores below caseness, so censoring them removes patients about to
+    # recover and moves the median later.
+    time, event = _recovery_times(t, caseness, reliable, planned_endings_recover=False)
+    return km_crossing(time, event, 0.5) if len(time) else np.nan
 
 
 def km_crossing(time: np.ndarray, event: np.ndarray, level: float) -> float:
@@ -201,7 +273,8 @@ def finisher_mean_sessions(t: Tables) -> float:
 
 
 def finisher_recovery(t: Tables, caseness: float = 10.0) -> float:
-    """Target 10b: the KPI ``iapt_recovery_rate`` (IAPT recovery of finishers; PHQ-9 caseness 10)."""
+    """Target 10b: depression-only IAPT-style recovery (the KPI ``iapt_recovery_rate``; IAPT also needs
+    GAD-7, which the model lacks)."""
     return iapt_recovery(t["patients"], caseness)
 
 
@@ -225,16 +298,31 @@ register_target("3", "share of attended sessions with a patient-reported rupture
 register_target("4", "share of patients with >= 1 reported rupture over a course", "McLaughlin et al. 2014",
                 0.35, 0.60, A, reported_rupture_patient_share,
                 definition="finishers (ended, >= 2 attended sessions) with at least one patient-reported rupture")
-register_target("5", "r(all ruptures resolved, pre-post change)", "Eubanks, Muran & Safran 2018",
-                0.15, 0.40, A, resolution_outcome_r, tables=("patients", "sessions"),
-                definition="point-biserial r among finishers with >= 1 rupture (as an observer codes them): "
-                           "no rupture unresolved at the last attended session vs some, with baseline minus "
-                           "last PHQ-9")
-register_target("6", "dropout of attenders (unilateral termination; KPI attender_dropout_rate)",
-                "Swift & Greenberg 2012", 0.17, 0.23, A, dropout_share,
+register_target("4b", "share of patients with >= 1 drop in the patient-rated alliance",
+                "McLaughlin et al. 2014 (ruptures found as drops in session alliance ratings)", 0.35, 0.60, A,
+                rating_drop_patient_share, tables=("patients", "sessions"), companion_of="4",
+                definition="finishers with at least one attended session (3rd on) whose patient-rated WAI-SR "
+                           "is below the mean of the patient's previous ratings by more than 1 SD of "
+                           "session-to-session rating changes (SD pooled over finishers). The project's rule in "
+                           "the family McLaughlin et al. used (Stiles et al. 2004; Strauss et al. 2006: 1 SD); "
+                           "the source's exact threshold was not retrieved")
+register_target("5", "r(patient-rated alliance back to its pre-rupture level, pre-post change)",
+                "Eubanks, Muran & Safran 2018", 0.15, 0.40, A, resolution_outcome_r, tables=("patients", "sessions"),
+                definition="point-biserial r among finishers whose first patient-reported rupture came after "
+                           "their first attended session and before their last: resolved = the patient-rated "
+                           "WAI-SR at the last attended session >= its value at the session before that rupture; "
+                           "with baseline minus last PHQ-9. Observed quantities only (no latent rupture state)")
+register_target("6", "dropout of attenders (unilateral termination; KPI attender_dropout_rate)", "Swift & Greenberg 2012", 0.17, 0.23, A,
+                dropout_share,
                 definition="exit 'dropout' among measured patients with >= 1 attended session whose course "
-                           "ended (DNA discharge and leaving the waiting list are separate exits); the KPI "
-                           "dropout_rate also counts patients who never attended")
+                           "ended (DNA discharge and leaving the waiting list are separate exits; see 6b, 6c)")
+register_target("6b", "DNA discharge, beside dropout (no target)", "reported beside Swift & Greenberg 2012",
+                *NO_RANGE, A, dna_discharge_share, companion_of="6",
+                definition="exit 'dna_discharge' (discharged after consecutive missed sessions) in target 6's "
+                           "denominator; not counted as dropout in 6")
+register_target("6c", "dropout or DNA discharge (broad unilateral ending, no target)",
+                "reported beside Swift & Greenberg 2012", *NO_RANGE, A, unilateral_ending_share, companion_of="6",
+                definition="exit 'dropout' or 'dna_discharge' in target 6's denominator: 6 + 6b")
 register_target("7", "share of dropouts after the 1st or 2nd session", "Olfson et al. 2009", 0.70, 1.0, A,
                 early_dropout_share,
                 definition="dropouts (as in 6) with at most 2 attended sessions")
@@ -242,18 +330,28 @@ register_target("8", "therapist share of outcome variance (ICC)", "Johns, Barkha
                 0.02, 0.09, A, therapist_icc, interval="bootstrap",
                 definition="MixedLM last PHQ-9 ~ baseline, random intercept per (replication, first "
                            "clinician), finishers; clinician variance / (clinician + residual)")
-register_target("9", "session at which 50% have recovered (Kaplan-Meier)", "Hansen, Lambert & Forman 2002",
-                13.0, 18.0, A, recovery_median_session, tables=("patients", "sessions"),
-                definition="KM over attended sessions, event = first score < caseness with reliable change "
-                           "(>= 6 points), censoring other exits; patients at caseness with >= 1 session")
+register_target("9", "session by which 50% have recovered (Kaplan-Meier, planned endings as recoveries)",
+                "Hansen, Lambert & Forman 2002", 13.0, 18.0, A, recovery_median_session,
+                tables=("patients", "sessions"),
+                definition="decisive version. KM over attended sessions of patients at caseness with >= 1 "
+                           "session; event = first score < caseness with reliable change (>= 6 points) or a "
+                           "planned ending after scores below caseness (exit 'recovered', at its last session); "
+                           "censored: dropout, DNA discharge, course-length cap, end of run")
+register_target("9b", "session by which 50% have recovered (KM, planned endings censored)",
+                "Hansen, Lambert & Forman 2002", 13.0, 18.0, A, recovery_median_session_censored,
+                tables=("patients", "sessions"), companion_of="9",
+                definition="secondary, the former estimator: as 9 but planned endings without reliable change "
+                           "are censored, an informative censoring (they had two scores below caseness) that "
+                           "moves the median later")
 register_target("10a", "mean attended sessions of finishers", "NHS Digital IAPT annual report 2017-18",
                 6.0, 8.0, A, finisher_mean_sessions,
                 definition="finishers: ended with >= 2 attended sessions (IAPT's definition); IAPT 2017-18 "
                            "reports about 7")
-register_target("10b", "IAPT recovery of finishers (KPI iapt_recovery_rate)", "NHS Digital IAPT annual report 2017-18",
+register_target("10b", "depression-only IAPT-style recovery of finishers (KPI iapt_recovery_rate)", "NHS Digital IAPT annual report 2017-18",
                 0.45, 0.55, A, finisher_recovery,
-                definition="finishers at caseness at referral whose last score is below caseness (IAPT "
-                           "'recovery', 50.8% in 2017-18)")
+                definition="finishers with PHQ-9 at caseness (>= 10) at referral whose last PHQ-9 is below "
+                           "caseness. IAPT's recovery (50.8% in 2017-18) also needs GAD-7 (caseness >= 8): "
+                           "the model has no anxiety measure, so this is depression-only")
 
 
 # ---------------------------------------------------------------------------- the report
@@ -331,30 +429,68 @@ def calibration_table(tables: Tables, experiment_extra: Optional[dict] = None, n
                 value, lo, hi, n = np.nan, np.nan, np.nan, 0
             else:
                 value, lo, hi, n = estimate(t, sub, n_boot=n_boot)
-            rows.append({"target": t.number, "quantity": t.quantity, "source": t.source,
+            rows.append({"target": t.number, "role": t.role, "companion_of": t.companion_of,
+                         "quantity": t.quantity, "source": t.source,
                          "reference": ref, "scenario": sc, "accepted_low": t.low, "accepted_high": t.high,
                          "simulated": value, "ci_low": lo, "ci_high": hi,
                          "interval": ("t over replications" if t.interval == "t"
                                       else "pooled, bootstrap over replications"),
-                         "replications": n, "inside": t.inside(value), "definition": t.definition})
-    return pd.DataFrame(rows, columns=["target", "quantity", "source", "reference", "scenario", "accepted_low",
-                                       "accepted_high", "simulated", "ci_low", "ci_high", "interval",
-                                       "replications", "inside", "definition"])
+                         "replications": n, "inside": t.inside(value) if t.has_range else None,
+                         "definition": t.definition})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+COLUMNS = ["target", "role", "companion_of", "quantity", "source", "reference", "scenario", "accepted_low",
+           "accepted_high", "simulated", "ci_low", "ci_high", "interval", "replications", "inside", "definition"]
+
+
+def _headline(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that count: not companions (companion_of empty or missing)."""
+    comp = df["companion_of"].fillna("").astype(str)
+    return df[comp == ""]
+
+
+def _short_source(source: str) -> str:
+    """The source up to its first year (the full reference is in calibration.csv)."""
+    import re
+
+    m = re.search(r"(19|20)\d\d(-\d\d)?", str(source))
+    return str(source)[:m.end()] if m else str(source)
 
 
 def format_table(df: pd.DataFrame) -> str:
-    """The validation table as plain text for the terminal."""
+    """The calibration table as plain text: fitted targets, then validation targets (sources shortened)."""
     if df.empty:
         return "No calibration targets apply to the scenarios of this run."
-    show = pd.DataFrame({
-        "target": df["target"], "quantity": df["quantity"], "source": df["source"],
-        "accepted": [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(df["accepted_low"], df["accepted_high"])],
-        "simulated": [f"{v:.3f}" for v in df["simulated"]],
-        "95% CI": [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(df["ci_low"], df["ci_high"])],
-        "inside": ["yes" if v else "NO" for v in df["inside"]],
-    })
-    n_in = int(df["inside"].sum())
-    return show.to_string(index=False) + f"\n{n_in} of {len(df)} targets inside their accepted ranges."
+
+    def accepted(lo: float, hi: float) -> str:
+        return f"{lo:.3g}-{hi:.3g}" if np.isfinite(lo) and np.isfinite(hi) else "-"
+
+    def verdict(v, companion: str) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return "-"
+        return ("yes" if v else "NO") + (" (companion)" if companion else "")
+
+    blocks = []
+    for role, title in (("fitted", "FITTED targets (the references were tuned to these)"),
+                        ("validation", "VALIDATION targets (from published studies, never used in tuning)")):
+        part = df[df["role"] == role]
+        if part.empty:
+            continue
+        comp = part["companion_of"].fillna("").astype(str)
+        show = pd.DataFrame({
+            "target": part["target"], "quantity": part["quantity"], "source": part["source"].map(_short_source),
+            "accepted": [accepted(lo, hi) for lo, hi in zip(part["accepted_low"], part["accepted_high"])],
+            "simulated": [f"{v:.3f}" for v in part["simulated"]],
+            "95% CI": [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(part["ci_low"], part["ci_high"])],
+            "inside": [verdict(v, c) for v, c in zip(part["inside"], comp)],
+        })
+        head = _headline(part)
+        n_in = int(sum(v is True or v == True for v in head["inside"]))  # noqa: E712 (numpy/CSV booleans)
+        blocks.append(f"{title}\n{show.to_string(index=False)}\n"
+                      f"{n_in} of {len(head)} {role} targets inside their accepted ranges "
+                      "(companion rows, another definition shown beside a target, are not counted).")
+    return "\n\n".join(blocks)
 
 
 def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
@@ -375,4 +511,5 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 
 # Targets defined in other modules register themselves here.
 _targets_community.register()
+_targets_validation.register()
 _targets_preference.register()

@@ -559,7 +559,7 @@ def figure_path(out_dir: Path, name: str) -> Path:
     return out_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.png"
 
 
-def render(run: RunData, name: str, out_dir: Path) -> tuple[Optional[Path], str]:
+def render(run: RunData, name: str, out_dir: Path, dpi: int = DPI) -> tuple[Optional[Path], str]:
     """Draw one figure into ``out_dir``: (path, caption), or (None, why it was not drawn)."""
     fig_def = FIGURES.get(name)
     if fig_def is None:
@@ -574,6 +574,6 @@ def render(run: RunData, name: str, out_dir: Path) -> tuple[Optional[Path], str]
         return None, str(err)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = figure_path(out_dir, name)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path, caption

@@ -72,6 +72,7 @@ def mg1_overrides(rho: float = RHO) -> tuple[list[str], dict[str, float]]:
 
 
 def mginf_overrides(lam: float = MGINF_RATE) -> tuple[list[str], dict[str, float]]:
+    """Overrides that make the service an M/G/inf queue (no caps binding), for the check."""
     _, es, _ = stay_moments()
     over = degenerate() + ["service.clinicians=1", "service.disciplines.0.caseload_cap=100000",
                            "service.disciplines.0.comfortable_caseload=100000", f"service.referrals_per_week={lam * 7}"]
@@ -100,6 +101,7 @@ def count_at(start: np.ndarray, stop: np.ndarray, days: np.ndarray) -> np.ndarra
 
 # --------------------------------------------------------------------------- per-replication estimates
 def mg1_estimates(res, warmup: float) -> dict[str, pd.Series]:
+    """Simulated waits and list lengths of the single-server case, per replication."""
     p = res.patients
     ts = res.timeseries[res.timeseries["day"] >= warmup]
     started = p[p["measured"] & p["queue_days"].notna()]
@@ -110,11 +112,13 @@ def mg1_estimates(res, warmup: float) -> dict[str, pd.Series]:
 
 
 def mginf_estimates(res, warmup: float) -> dict[str, pd.Series]:
+    """Simulated mean number in care of the infinite-server case, per replication."""
     ts = res.timeseries[res.timeseries["day"] >= warmup].groupby("replication")["in_treatment"]
     return {"mean_in_care": ts.mean(), "dispersion": ts.var() / ts.mean()}
 
 
 def compare(theory: dict[str, float], estimates: dict[str, pd.Series], system: str) -> pd.DataFrame:
+    """Theory beside simulation with a 95% interval, and whether theory falls inside."""
     rows = []
     for key, values in estimates.items():
         mean, lo, hi = mean_ci(values.to_numpy())
@@ -126,6 +130,7 @@ def compare(theory: dict[str, float], estimates: dict[str, pd.Series], system: s
 
 def run_checks(replications: int = 8, horizon: float = 15000, warmup: float = 500,
                mginf_horizon: float = 1500) -> pd.DataFrame:
+    """Run every queueing check and return the comparison table."""
     from simulation.api import run
 
     over, theory = mg1_overrides()
@@ -139,6 +144,7 @@ def run_checks(replications: int = 8, horizon: float = 15000, warmup: float = 50
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """python -m analysis.queueing_check: print the queueing-theory verification table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--replications", type=int, default=8)
     ap.add_argument("--horizon", type=float, default=15000, help="M/G/1 measured days per replication")

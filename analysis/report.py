@@ -230,6 +230,19 @@ def _pairs(run: RunData) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------- report
+def parameters_sentence(params) -> str:
+    """Which parameter values the run used: calibrated point values, or one posterior draw per replication."""
+    if isinstance(params, dict) and params.get("mode") == "posterior":
+        return (f"Parameters: **posterior draws** (`run.parameters=posterior`): replication r of every scenario "
+                f"uses draw r of `{params.get('file')}` (SHA-256 `{str(params.get('sha256', ''))[:12]}`, "
+                f"{params.get('draws')} draws of {', '.join(params.get('names') or [])}), so the intervals include "
+                f"parameter uncertainty as well as Monte Carlo noise; paired differences still share each draw.")
+    if isinstance(params, dict) and params and "mode" not in params:
+        return "Parameters per scenario: " + "; ".join(f"{k}: {v.get('mode')}" for k, v in params.items()) + "."
+    return ("Parameters: **point values** (`run.parameters=point`, the calibrated values in `configs/`): the "
+            "intervals show Monte Carlo noise only, as if every parameter were known exactly.")
+
+
 def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Path:
     """Write report.md and report.html (and figures/, analysis/) into ``run_dir``; return the HTML path."""
     run = RunData.load(run_dir)
@@ -260,6 +273,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         doc.p("Settings shared by every scenario: " + ", ".join(f"`{o}`" for o in common) + ".")
     doc.p("Replication r of every scenario uses the same random numbers (common random numbers), so scenario "
           "differences are estimated replication by replication (paired).")
+    doc.p(parameters_sentence(run.manifest.get("parameters")))
 
     summary_name = str(run.extra.get("summary_figure") or SUMMARY_FIGURE)
     path, caption = render(run, summary_name, fig_dir)
@@ -325,7 +339,7 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
 
     doc.h(2, "Configuration and reproduction")
     overrides = [o for o in run.overrides(run.baseline) if not o.startswith("run.name=")] if run.baseline else []
-    exp = run.manifest.get("experiment")
+    exp = run.manifest.get("experiment_source") or run.manifest.get("experiment")  # as typed (a path stays a path)
     cmd = "alliance-sim " + (f"experiment={exp} " if exp else "experiment=null ") + \
         " ".join(o for o in common if not o.startswith("experiment="))
     doc.p(f"Rerun with `{cmd.strip()} run.seed={run.seed}`; regenerate this report with "
@@ -477,6 +491,28 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
             "effect [95% CI]": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in
                                 zip(truth["outcome"], truth["true_effect"], truth["ci_low"], truth["ci_high"])],
         }))
+    est = tables.get("trial_estimand")
+    if est is not None:
+        doc.p("What the trial estimates: the difference between patients whose first clinician was trained and "
+              "patients whose first clinician was not, within one service where half the clinicians are trained "
+              "(shared waiting list and caseloads; reassigned patients stay in their first clinician's arm). "
+              "Estimand = that difference over every clinician of the trial scenario, each with its first m "
+              "finished patients; bias = mean over trials of (estimate - estimand of the same replication), "
+              "paired 95% interval. It differs from the everybody-vs-nobody effect above through spillover on the "
+              "shared list and caseloads and through reassignment across arms.")
+        doc.table(pd.DataFrame({
+            "outcome": est["outcome"].map(lambda o: trial.OUTCOMES[o][0]),
+            "estimand [95% CI]": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in zip(
+                est["outcome"], est["estimand"], est["estimand_ci_low"], est["estimand_ci_high"])],
+            "all finished patients": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in zip(
+                est["outcome"], est["estimand_all_patients"], est["all_patients_ci_low"],
+                est["all_patients_ci_high"])],
+            "mean trial estimate": [_fmt_outcome(o, m, diff=True)
+                                    for o, m in zip(est["outcome"], est["mean_estimate"])],
+            "bias [95% CI]": [_fmt_outcome(o, m, lo, hi, True) for o, m, lo, hi in zip(
+                est["outcome"], est["bias"], est["bias_ci_low"], est["bias_ci_high"])],
+            "CI coverage of estimand": [f"{100 * c:.0f}%" for c in est["coverage"]],
+        }))
     h = tables["trial_headline"]
     rows = []
     for r in h.to_dict("records"):
@@ -486,7 +522,7 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
             "mean estimate (SD over trials)": f"{_fmt_outcome(o, r['mean_estimate'], diff=True)} "
                                               f"({_fmt_spread(o, r['sd_estimate'])})",
             "power [95% CI]": f"{100 * r['power']:.0f}% [{100 * r['power_ci_low']:.0f}, {100 * r['power_ci_high']:.0f}]",
-            "CI coverage of true effect": f"{100 * r['coverage']:.0f}%" if "coverage" in r else "–",
+            "CI coverage of everybody-vs-nobody effect": f"{100 * r['coverage']:.0f}%" if "coverage" in r else "–",
             "GEE mean estimate (mean SE)": (f"{_fmt_outcome(o, r['gee_mean_estimate'], diff=True)} "
                                             f"({_fmt_spread(o, r['gee_mean_se'])})") if "gee_mean_estimate" in r else "–",
             "GEE power": f"{100 * r['gee_power']:.0f}%" if "gee_power" in r else "–",
@@ -495,22 +531,20 @@ def _trial_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
     doc.p("At the headline design:")
     doc.table(pd.DataFrame(rows))
     pw = tables["trial_power"]
-    piv = pw.assign(cell=[f"{100 * p:.0f}%" for p in pw["power"]]).pivot_table(
-        index=["outcome", "clinicians"], columns="patients_per_clinician", values="cell", aggfunc="first")
-    piv.columns = [f"m = {c}" for c in piv.columns]
-    doc.p("Power (cluster-level t-test) by number of clinicians (rows) and patients per clinician (m):")
-    doc.table(piv.reset_index())
+    doc.p("Power (cluster-level t-test) [95% Wilson interval] by number of clinicians (rows) and patients per "
+          "clinician (m):")
+    doc.table(trial.power_grid(pw))
     need = tables.get("trial_clusters_needed")
     if need is not None:
         doc.p("Clinicians needed (both arms together) for 80% power at each m, by the standard formula "
-              "2(z₀.₉₇₅ + z₀.₈)²σ²(1 + (m − 1)ICC)/(mδ²) per arm, with δ the true effect above, σ the patient-level SD "
+              "2(z₀.₉₇₅ + z₀.₈)²σ²(1 + (m − 1)ICC)/(mδ²) per arm, with δ the trial's estimand above, σ the patient-level SD "
               "without training and the ICC from the GEE (a normal approximation: emulate the design to check it):")
         show = need.copy()
         show["outcome"] = show["outcome"].map(lambda o: trial.OUTCOMES[o][0])
         show["true_effect"] = [_fmt_outcome(o, v, diff=True) for o, v in zip(need["outcome"], need["true_effect"])]
         show["sd"] = [_fmt_spread(o, v) for o, v in zip(need["outcome"], need["sd"])]
         show["icc"] = show["icc"].map(lambda v: f"{v:.3f}")
-        doc.table(show.rename(columns={"true_effect": "true effect", "sd": "SD", "icc": "ICC"}))
+        doc.table(show.rename(columns={"true_effect": "estimand", "sd": "SD", "icc": "ICC"}))
     short = pw["clusters_short"].max()
     if short > 0:
         doc.p(f"In the largest designs up to {100 * short:.0f}% of clinicians had fewer than m finished patients "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -38,6 +39,24 @@ class RunData:
         if calib.exists():
             extra["calibration"] = pd.read_csv(calib)
         return cls(run_dir=run_dir, tables=tables, manifest=read_manifest(run_dir), extra_tables=extra)
+
+    @classmethod
+    def from_results(cls, res) -> "RunData":
+        """A run held in memory (``simulation.api`` Results), so figures draw without a run directory."""
+        if res.manifest.get("completed"):  # written to disk: the manifest has it all
+            return cls(run_dir=Path(res.run_dir), tables=dict(res.tables), manifest=res.manifest)
+        exp = getattr(res, "experiment", None)
+        manifest = {
+            "completed": True,
+            "seed": res.scenarios[0].config.run.seed if res.scenarios else None,
+            "scenarios": {s.name: {"overrides": list(s.overrides), "config": dataclasses.asdict(s.config)}
+                          for s in res.scenarios},
+            "experiment": exp.name if exp else None, "baseline": exp.baseline if exp else None,
+            "description": exp.description if exp else "", "kpis": exp.kpis if exp else [],
+            "figures": exp.figures if exp else [], "experiment_extra": exp.extra if exp else {},
+            **res.manifest,
+        }
+        return cls(run_dir=Path(res.run_dir or "."), tables=dict(res.tables), manifest=manifest)
 
     # -------------------------------------------------------------- what was run
     @property

@@ -1,12 +1,17 @@
-"""Calibration target 11 (CALIBRATION.md): clinician turnover in reference configuration B.
+"""Reference B's targets (CALIBRATION.md target 11): staffing in a community team.
 
-Two estimators, each computed from a run's tables one value per (scenario, replication),
-over the measured period (after warm-up) as the studies measured it:
+Estimators computed from a run's tables one value per (scenario, replication), over the
+measured period (after warm-up) as the studies measured it:
 
-* :func:`turnover_rate`: leavers per clinician-year in post (the HR definition behind
-  "30% a year": leavers / average headcount), from the clinicians table's
-  ``start_day`` and ``leave_day``.
-* :func:`patients_clinician_left_12m`: share of measured patients whose own clinician
+* :func:`vacancy_rate` (target 11a, role validation): share of post-days vacant, from
+  the time series' ``vacancies`` and the establishment (posts filled at day 0). It
+  emerges from turnover and the recruitment delay together; the references were never
+  tuned to it. Compared with published NHS mental-health nursing vacancy rates.
+* :func:`turnover_rate` (input check, not a target): leavers per clinician-year in post
+  (the HR definition behind "30% a year"). The model draws departures at
+  ``turnover.annual_rate``, so this reads its input back; it is printed as a check of
+  the configuration, never counted as evidence of fit.
+* :func:`patients_clinician_left_12m` (target 11b, fitted): share of measured patients whose own clinician
   of the primary discipline (the care coordinator in B) left within 12 months of their
   first appointment, from the patients table and the reassignments with cause
   "turnover". Denominator: measured patients who started at least 12 months before the
@@ -25,6 +30,10 @@ import numpy as np
 import pandas as pd
 
 DAYS_PER_YEAR = 365.25
+
+VACANCY_SOURCE = ("RCN analysis of NHS Digital vacancy data for England, mental health nursing posts, "
+                  "2017 (RCNi Nursing Standard, 'Up to one in four mental health nurse posts vacant': 8.1% "
+                  "North East to 25.7% London); King's Fund 2024, Mental health 360: workforce")
 
 TARGET_11 = {
     "number": 11,
@@ -74,6 +83,24 @@ def turnover_rate(tables: dict[str, pd.DataFrame], warmup_day: Optional[float] =
         leavers = int(((leave >= lo) & (leave < hi)).sum())
         out[(scenario, int(rep))] = leavers / years if years > 0 else np.nan
     return pd.Series(out, name="turnover_rate").rename_axis(["scenario", "replication"])
+
+
+def vacancy_rate(tables: dict[str, pd.DataFrame], warmup_day: Optional[float] = None,
+                 end_day: Optional[float] = None) -> pd.Series:
+    """Target 11a: share of post-days vacant in the measured window, per replication (turnover x delay)."""
+    # Posts: the establishment, clinicians in post at day 0 (every leaver's post is refilled after
+    # the recruitment delay). Vacant post-days: the time series' ``vacancies`` averaged over its
+    # samples in the window. Sickness absence is not vacancy.
+    clin = tables["clinicians"]
+    ts_all = tables["timeseries"]
+    out = {}
+    for (scenario, rep), c in clin.groupby(["scenario", "replication"], sort=False):
+        lo, hi = _window(tables, scenario, rep, warmup_day, end_day)
+        posts = int((c["start_day"] <= 0).sum())
+        ts = ts_all[(ts_all["scenario"] == scenario) & (ts_all["replication"] == rep)]
+        ts = ts[(ts["day"] >= lo) & (ts["day"] <= hi)]
+        out[(scenario, int(rep))] = float(ts["vacancies"].mean()) / posts if posts and len(ts) else np.nan
+    return pd.Series(out, name="vacancy_rate").rename_axis(["scenario", "replication"])
 
 
 def patients_clinician_left_12m(tables: dict[str, pd.DataFrame], discipline: Optional[str] = None,
@@ -145,10 +172,14 @@ def register() -> None:
     from analysis.targets import register_target
 
     spec = TARGET_11["estimators"]
-    register_target("11a", "clinician turnover in B (leavers per clinician-year)", TARGET_11["source"],
-                    spec["turnover_rate"]["low"], spec["turnover_rate"]["high"], "community_team",
-                    _per_replication(turnover_rate), tables=("clinicians", "patients", "timeseries"),
-                    definition="leavers / clinician-years in post over the measured period")
+    register_target("11a", "share of post-days vacant in B (vacancy rate)", VACANCY_SOURCE, 0.08, 0.26,
+                    "community_team", _per_replication(vacancy_rate), tables=("clinicians", "patients", "timeseries"),
+                    role="validation",
+                    definition="mean daily vacant posts / posts at day 0 over the measured period; vacancies come "
+                               "from turnover (30% a year) and the 90-day recruitment delay together. Range: the "
+                               "regional spread of NHS mental-health nursing vacancy rates in England in 2017 "
+                               "(8.1-25.7%). Replaces the former 11a (leavers per clinician-year), which reads back "
+                               "turnover.annual_rate and is now an input check, not a target")
     register_target("11b", "patients whose care coordinator leaves within 12 months", TARGET_11["source"],
                     spec["patients_clinician_left_12m"]["low"], spec["patients_clinician_left_12m"]["high"],
                     "community_team", _per_replication(patients_clinician_left_12m),

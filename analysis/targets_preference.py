@@ -59,8 +59,9 @@ def register() -> None:
     register_target("12a", "dropout odds ratio, preference accommodated vs not (fitted)", SOURCE, 0.40, 0.75,
                      REFERENCE, dropout_odds_ratio, interval="bootstrap",
                      definition="odds of dropout, first clinician of the preferred approach vs not, among measured "
-                                "patients with a preference whose course ended; allocation blind to preference")
+                                "patients with a preference whose course ended; allocation blind to preference",
+                     role="fitted")
     register_target("12b", "outcome d, preference accommodated vs not (validation)", SOURCE, 0.10, 0.45,
                     REFERENCE, outcome_d, interval="bootstrap",
                     definition="Cohen's d of improvement (baseline minus last observed score), preference met "
-                               "minus not met, same cohort")
+                               "minus not met, same cohort", role="validation")

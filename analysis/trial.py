@@ -18,9 +18,24 @@ How the trial maps onto runs (set in ``experiments/trial_emulation.yaml``):
   statsmodels) gives a patient-level estimate of the same risk difference and the ICC.
 * **Power** at alpha is the share of replications (trials) with p < alpha, with a Wilson
   interval, drawn against m for each k.
-* **Truth.** The scenarios ``truth_control`` (nobody trained) and ``truth_treated``
-  (everybody trained) run on the same random numbers, so their paired difference is the
-  effect of training a whole service: the estimand the trial estimates.
+* **Estimand (the trial's truth).** The trial compares patients by their first
+  clinician's arm *within one service where half the clinicians are trained*, sharing
+  one waiting list and one pool of clinicians. Its estimand is the expected difference
+  in the outcome between patients whose first clinician was trained and patients whose
+  first clinician was not, in that half-trained service, over the patients the design
+  enrols (each clinician's first m finished patients of the trial year). It is computed
+  from the ``trial`` scenario itself with *all* its clinicians (:func:`estimand_table`):
+  per replication, the difference of clinician-level means over every clinician, each
+  with its first m finished patients (``design``), and, for comparison, the
+  patient-weighted difference over every finished patient (``all patients``).
+* **Service effect (not the trial's estimand).** The scenarios ``truth_control``
+  (nobody trained) and ``truth_treated`` (everybody trained) run on the same random
+  numbers; their paired difference is the effect of training a whole service. It differs
+  from the trial's estimand: in the trial, trained and untrained clinicians share the
+  waiting list and caseloads (a trained clinician's retained patients lengthen everyone's
+  wait and fill caseloads, which feeds back on both arms' patients), and patients
+  reassigned after turnover or leave may be treated by a clinician of the other arm
+  while still analysed under their first clinician's arm (contamination).
 
 Outcomes: ``dropout`` (0/1), ``reliable_recovery`` (0/1: last score below caseness with
 reliable change, the patients table's ``recovered`` column), ``improvement`` (observed
@@ -39,6 +54,10 @@ from scipy import stats
 from analysis.figures import plt, register_figure
 from analysis.rundata import RunData
 from analysis.stats import mean_ci, proportion_ci
+
+# The config key that sets the share of clinicians trained in rupture repair (one place:
+# update here if the key moves).
+TRAINING_SHARE_KEY = "intervention.training_share"
 
 OUTCOMES = {
     "dropout": ("dropout (share of patients)", "percentage points"),
@@ -186,8 +205,70 @@ def truth_table(patients: pd.DataFrame, settings: dict, outcomes: Sequence[str])
     return pd.DataFrame(rows)
 
 
+def _cluster_difference(d: pd.DataFrame, outcome: str) -> float:
+    """Trained minus untrained mean of clinician-level means (NaN if an arm is empty)."""
+    c = d.groupby("clinician_id").agg(y=(outcome, "mean"), trained=("trained", "first"))
+    t = c["trained"].astype(bool)
+    return float(c.loc[t, "y"].mean() - c.loc[~t, "y"].mean()) if t.any() and (~t).any() else np.nan
+
+
+def estimand_replications(patients: pd.DataFrame, clinicians: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """The trial's estimand per replication, computed on the whole half-trained service of the trial scenario."""
+    # ``design``: clinician-level difference over every clinician, each with its first m finished
+    # patients (m of the headline design): what the trial estimates, without sampling clinicians.
+    # ``all_patients``: patient-weighted difference over every finished patient by first arm.
+    sc = settings["scenario"]
+    m = int(settings["design"]["patients_per_clinician"])
+    p_all = patient_outcomes(patients[patients["scenario"] == sc])
+    c_all = clinicians[clinicians["scenario"] == sc]
+    rows = []
+    for rep, c_rep in c_all.groupby("replication"):
+        p_rep = p_all[p_all["replication"] == rep]
+        everyone = trial_sample(p_rep, c_rep, len(c_rep), 10 ** 9)
+        design = everyone.groupby("clinician_id", sort=False).head(m)
+        arm = everyone["trained"].astype(bool)
+        for o in settings["outcomes"]:
+            rows.append({"replication": int(rep), "outcome": o, "design": _cluster_difference(design, o),
+                         "all_patients": float(everyone.loc[arm, o].mean() - everyone.loc[~arm, o].mean())})
+    return pd.DataFrame(rows)
+
+
+def estimand_table(trials: pd.DataFrame, estimand: pd.DataFrame, settings: dict,
+                   truth: Optional[pd.DataFrame]) -> pd.DataFrame:
+    """Estimand, mean trial estimate and bias at the headline design: is the trial unbiased for its target?"""
+    # bias = mean over replications of (trial estimate - estimand of the same replication), paired
+    # 95% t-interval (unbiased if it holds 0); the whole-service effect is shown beside it.
+    design = settings["design"]
+    h = trials[(trials["clinicians"] == int(design["clinicians"]))
+               & (trials["patients_per_clinician"] == int(design["patients_per_clinician"]))]
+    rows = []
+    for o in settings["outcomes"]:
+        e = estimand[estimand["outcome"] == o].set_index("replication")
+        g = h[h["outcome"] == o].set_index("replication")
+        est, elo, ehi = mean_ci(e["design"].to_numpy())
+        allp, alo, ahi = mean_ci(e["all_patients"].to_numpy())
+        tr, tlo, thi = mean_ci(g["estimate"].to_numpy())
+        common = g.index.intersection(e.index)
+        diff = (g.loc[common, "estimate"] - e.loc[common, "design"]).to_numpy()
+        b, blo, bhi = mean_ci(diff)
+        row = {"outcome": o, "trials": int(g["estimate"].notna().sum()),
+               "estimand": est, "estimand_ci_low": elo, "estimand_ci_high": ehi,
+               "estimand_all_patients": allp, "all_patients_ci_low": alo, "all_patients_ci_high": ahi,
+               "mean_estimate": tr, "mean_estimate_ci_low": tlo, "mean_estimate_ci_high": thi,
+               "bias": b, "bias_ci_low": blo, "bias_ci_high": bhi,
+               "unbiased": bool(np.isfinite(blo) and blo <= 0.0 <= bhi),
+               "coverage": float(((g["ci_low"] <= e["design"].reindex(g.index))
+                                  & (e["design"].reindex(g.index) <= g["ci_high"]))[g["p"].notna()].mean())}
+        if truth is not None:
+            tt = truth.set_index("outcome").loc[o]
+            row.update({"service_effect": float(tt["true_effect"]), "service_effect_ci_low": float(tt["ci_low"]),
+                        "service_effect_ci_high": float(tt["ci_high"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def headline_table(trials: pd.DataFrame, settings: dict, truth: Optional[pd.DataFrame]) -> pd.DataFrame:
-    """At the headline design: mean estimate, its spread, mean GEE estimate, ICC, power, coverage."""
+    """At the headline design: estimates, power, GEE, and coverage of the whole-service effect."""
     design = settings["design"]
     h = trials[(trials["clinicians"] == int(design["clinicians"]))
                & (trials["patients_per_clinician"] == int(design["patients_per_clinician"]))]
@@ -213,7 +294,7 @@ def headline_table(trials: pd.DataFrame, settings: dict, truth: Optional[pd.Data
 
 def clusters_needed(truth: pd.DataFrame, headline: pd.DataFrame, patients: pd.DataFrame, settings: dict,
                     power: float = 0.8) -> pd.DataFrame:
-    """Clinicians needed for ``power`` at each m, from the true effect and the GEE's ICC.
+    """Clinicians needed for ``power`` at each m, from the effect (``truth.true_effect``) and the GEE's ICC.
 
     Standard cluster-trial formula (Donner & Klar): clusters per arm =
     2 (z_{1-alpha/2} + z_power)^2 sigma^2 (1 + (m - 1) ICC) / (m delta^2), with sigma the
@@ -237,18 +318,33 @@ def clusters_needed(truth: pd.DataFrame, headline: pd.DataFrame, patients: pd.Da
     return pd.DataFrame(rows)
 
 
-def analyse(run: RunData, out_dir: Path) -> dict[str, pd.DataFrame]:
-    """All trial tables for a run (written as CSV into ``out_dir``)."""
-    settings = trial_settings(run.extra)
+def power_grid(power: pd.DataFrame) -> pd.DataFrame:
+    """Power by outcome and clinicians (rows) and patients per clinician (columns), with Wilson intervals."""
+    cells = [f"{100 * p:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+             for p, lo, hi in zip(power["power"], power["power_ci_low"], power["power_ci_high"])]
+    piv = power.assign(cell=cells).pivot_table(index=["outcome", "clinicians"], columns="patients_per_clinician",
+                                               values="cell", aggfunc="first")
+    piv.columns = [f"m = {c}" for c in piv.columns]
+    return piv.reset_index()
+
+
+def analyse(run: RunData, out_dir: Path, settings: Optional[dict] = None) -> dict[str, pd.DataFrame]:
+    """All trial tables for a run (written as CSV into ``out_dir``); ``settings`` overrides the design."""
+    settings = settings or trial_settings(run.extra)
     trials = emulate(run.tables["patients"], run.tables["clinicians"], settings)
     if trials.empty:
         raise ValueError(f"no trial data: scenario '{settings['scenario']}' is not in this run")
     truth = truth_table(run.tables["patients"], settings, settings["outcomes"])
+    estimand = estimand_replications(run.tables["patients"], run.tables["clinicians"], settings)
     out = {"trial_replications": trials, "trial_power": power_table(trials, settings["alpha"]),
-           "trial_headline": headline_table(trials, settings, truth)}
+           "trial_headline": headline_table(trials, settings, truth),
+           "trial_estimand": estimand_table(trials, estimand, settings, truth)}
     if truth is not None:
         out["trial_truth"] = truth
-        out["trial_clusters_needed"] = clusters_needed(truth, out["trial_headline"], run.tables["patients"], settings)
+        # Size the trial for what it estimates (its estimand), not for the whole-service effect.
+        effect = out["trial_estimand"][["outcome"]].assign(true_effect=out["trial_estimand"]["estimand"])
+        out["trial_clusters_needed"] = clusters_needed(effect, out["trial_headline"], run.tables["patients"],
+                                                       settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, df in out.items():
         df.to_csv(out_dir / f"{name}.csv", index=False)
@@ -324,9 +420,14 @@ def trial_estimates(run: RunData) -> tuple:
             ax.plot([r.ci_low * sc, r.ci_high * sc], [yi, yi], color="#d62728" if s else "#999999", lw=1)
         ax.plot(g["estimate"] * sc, y, "o", color="black", ms=2.5)
         ax.axvline(0, color="black", lw=0.8)
+        est = tables.get("trial_estimand")
+        if est is not None:
+            e = float(est.set_index("outcome").loc[o, "estimand"]) * sc
+            ax.axvline(e, color="#2ca02c", lw=2, label=f"trial estimand {e:+.2f}")
         if truth is not None:
             t = float(truth.set_index("outcome").loc[o, "true_effect"]) * sc
-            ax.axvline(t, color="#1f77b4", lw=2, label=f"true effect {t:+.2f}")
+            ax.axvline(t, color="#1f77b4", lw=2, ls="--", label=f"everyone vs no one {t:+.2f}")
+        if est is not None or truth is not None:
             ax.legend(frameon=False, fontsize=8, loc="lower right")
         ax.set_yticks([])
         ax.set_xlabel(f"trained minus untrained ({OUTCOMES[o][1]})")
@@ -337,5 +438,70 @@ def trial_estimates(run: RunData) -> tuple:
                  f"{settings['alpha']:g})", fontsize=10)
     fig.tight_layout()
     return fig, ("Each line is one emulated trial at the headline design: the cluster-level estimate of the "
-                 "training effect with its 95% interval, sorted; red where p < alpha. The blue line is the "
-                 "effect of training the whole service (paired comparison of everybody vs nobody trained).")
+                 "training effect with its 95% interval, sorted; red where p < alpha. The green line is the trial's "
+                 "estimand (trained minus untrained first clinicians in the half-trained service, from all its "
+                 "clinicians); the dashed blue line is the effect of training the whole service (everybody vs "
+                 "nobody trained), which the trial does not estimate.")
+
+
+# ---------------------------------------------------------------------------- command line
+DESIGN_KEYS = ("clinicians", "patients_per_clinician", "design.clinicians", "design.patients_per_clinician",
+               "outcomes", "alpha", "scenario")
+
+
+def design_overrides(settings: dict, overrides: Sequence[str]) -> dict:
+    """Apply ``key=value`` overrides (YAML values, e.g. ``clinicians=[10,20]``) to trial settings."""
+    import yaml
+
+    out = {**settings, "design": dict(settings["design"])}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.removeprefix("trial.").removeprefix("extra.trial.").lstrip("+")
+        if not sep or key not in DESIGN_KEYS:
+            raise ValueError(f"trial override {item!r}: use key=value with key one of {', '.join(DESIGN_KEYS)}")
+        parsed = yaml.safe_load(value)
+        if key.startswith("design."):
+            out["design"][key.split(".", 1)[1]] = parsed
+        else:
+            out[key] = parsed
+    for key in ("clinicians", "patients_per_clinician", "outcomes"):
+        if not isinstance(out[key], list):
+            out[key] = [out[key]]
+    return trial_settings({"trial": out})
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m analysis.trial RUN_DIR [clinicians=[10,20] ...]``: re-analyse a saved trial run."""
+    import argparse
+    import sys
+
+    from analysis.rundata import RunData
+
+    ap = argparse.ArgumentParser(prog="python -m analysis.trial",
+                                 description="Re-analyse the emulated trials of a saved run for another design "
+                                             "grid (no new simulation: a design only samples the run's tables).")
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("overrides", nargs="*", help=f"key=value, key one of {', '.join(DESIGN_KEYS)}")
+    args = ap.parse_args(argv)
+    try:
+        run = RunData.load(args.run_dir)
+        settings = design_overrides(trial_settings(run.extra), args.overrides)
+        tables = analyse(run, args.run_dir / "analysis", settings)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"python -m analysis.trial: {err}", file=sys.stderr)
+        return 2
+    pd.set_option("display.width", 200)
+    print("Estimand (trained minus untrained, first clinician's arm, half-trained service) and the mean "
+          "trial estimate at the headline design:")
+    cols = ["outcome", "trials", "estimand", "estimand_all_patients", "mean_estimate", "bias", "bias_ci_low",
+            "bias_ci_high", "unbiased", "coverage"] + (["service_effect"] if "service_effect" in
+                                                        tables["trial_estimand"] else [])
+    print(tables["trial_estimand"][cols].round(4).to_string(index=False))
+    print("\nPower [95% Wilson interval] by clinicians (rows) and patients per clinician (m):")
+    print(power_grid(tables["trial_power"]).to_string(index=False))
+    print(f"\nwrote {args.run_dir / 'analysis'}/trial_*.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench.py            # full benchmark (a few minutes)
     .venv/bin/python benchmarks/bench.py --quick    # smaller sizes, fewer repeats
+    .venv/bin/python benchmarks/bench.py --app      # the page's teach-view run only
+    .venv/bin/python benchmarks/bench.py --fixed-cost   # only the fixed cost per run (seconds)
     make bench                                      # the same as the first line
 
 Single-core times are CPU time of the process (``time.process_time``), so other work on
@@ -178,6 +180,52 @@ def measure_single(overrides: list[str], repeats: int) -> dict:
     }
 
 
+# Calibration-size run of the fit (configs/priors/talking_therapy.yaml, fit:): one replication.
+FIXED_COST_RUN = ["run.horizon_days=730", "run.warmup_days=180", "output.sessions=true", "run.progress=false"]
+FIXED_COST_VALUES = {"rupture.intercept": -1.4, "dropout.intercept": -6.1, "outcome.response_rate": 0.021}
+
+
+def measure_fixed_cost(overrides: list[str], repeats: int) -> dict:
+    """Per-run cost of everything but the event loop, on the fit's path (compose once, vary values).
+
+    Each repeat: ``with_values`` (set three keys, re-validate), build the Service, [event
+    loop, not counted], tables, KPIs, gather. Also times one Hydra composition
+    (``load_config``), the per-call cost the fit avoids. CPU seconds; median of the repeats.
+    """
+    from simulation.api import load_config, prepare, with_values
+    from simulation.kpis import compute_kpis
+    from simulation.runner import gather
+    from simulation.service import Service, disciplines_of
+
+    t0 = time.process_time()
+    load_config(overrides)
+    compose = time.process_time() - t0
+    base = prepare(overrides)
+    fixed, loop, parts = [], [], {"values": [], "setup": [], "tables": []}
+    for r in range(repeats):
+        t0 = time.process_time()
+        cfg = with_values(base, {k: v + 0.001 * r for k, v in FIXED_COST_VALUES.items()})
+        t1 = time.process_time()
+        svc = Service(cfg, 10_000 + r, "bench")
+        t2 = time.process_time()
+        svc.simulate()
+        t3 = time.process_time()
+        tables = svc.tables()
+        caps = [d.caseload_cap for d in disciplines_of(cfg) for _ in range(d.count)]
+        tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, sum(caps) / len(caps))
+        gather([tables])
+        t4 = time.process_time()
+        parts["values"].append(t1 - t0)
+        parts["setup"].append(t2 - t1)
+        parts["tables"].append(t4 - t3)
+        fixed.append((t2 - t0) + (t4 - t3))
+        loop.append(t3 - t2)
+    med = lambda xs: float(sorted(xs)[len(xs) // 2])  # noqa: E731
+    return {"fixed_ms": 1e3 * med(fixed), "loop_ms": 1e3 * med(loop), "compose_ms": 1e3 * compose,
+            "values_ms": 1e3 * med(parts["values"]), "setup_ms": 1e3 * med(parts["setup"]),
+            "tables_ms": 1e3 * med(parts["tables"]), "patients": len(tables["patients"]), "repeats": repeats}
+
+
 def _bare_simpy_job(patients: int) -> int:
     """A bare simpy program (one process per patient, seven timeouts each): the parallel ceiling."""
     import simpy
@@ -233,6 +281,29 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
             "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
 
 
+def measure_app(repeats: int) -> dict:
+    """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it."""
+    # Cold: the first run of a fresh process (composing the config, first imports). Warm: later
+    # runs with new settings each time (the page composes once; nothing else is cached here).
+    # "numbers" is what the page shows first (simulation, KPIs, intervals, tables); "figures"
+    # is the figures drawn after them (retention by rupture status, trajectories, differences).
+    import dataclasses
+
+    from analysis.app import engine
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    d = engine.teach_defaults()
+    compose = time.perf_counter() - t0
+    _, _, cold = engine.run_teach(d)
+    cold = {**cold, "numbers_wall": cold["numbers_wall"] + compose, "numbers_cpu": time.process_time() - c0
+            - cold["figures_cpu"]}
+    warm = []
+    for i in range(repeats):
+        s = dataclasses.replace(d, repair_skill=d.repair_skill + 0.5 * (i + 1), monitoring=bool(i % 2))
+        warm.append(engine.run_teach(s)[2])
+    return {"compose_seconds": compose, "cold": cold, "warm": warm, "replications": d.replications}
+
+
 def _subprocess(kind: str, payload: dict, pure: bool = False) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(payload)]
     env = {**os.environ, "ALLIANCE_SIM_PURE": "1"} if pure else None
@@ -283,6 +354,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-single", action="store_true", help="only the parallel speed-up")
     ap.add_argument("--calls", action="store_true",
                     help="also count Python calls per session (cProfile, table on; slow at 16x)")
+    ap.add_argument("--app", action="store_true",
+                    help="only the page's teach-view run (reference A, 2 years, 4 replications; target < 3 s)")
+    ap.add_argument("--fixed-cost", action="store_true",
+                    help="only the fixed cost per run of a calibration-size run (also part of the full benchmark)")
     ap.add_argument("--csv", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -291,6 +366,10 @@ def main(argv=None) -> int:
         kind, payload = args.child[0], json.loads(args.child[1])
         if kind == "single":
             out = measure_single(payload["overrides"], payload["repeats"])
+        elif kind == "app":
+            out = measure_app(payload["repeats"])
+        elif kind == "fixed":
+            out = measure_fixed_cost(payload["overrides"], payload["repeats"])
         elif kind == "calls":
             from simulation.api import load_config
 
@@ -317,10 +396,21 @@ def main(argv=None) -> int:
     done = compiled_modules()
     print(f"hot path: {len(done)} of {len(COMPILED)} modules compiled"
           + ("" if len(done) == len(COMPILED) else " (run `make` with a C compiler, or unset ALLIANCE_SIM_PURE)"))
+    # Fixed cost per run (everything but the event loop) on the fit's path: compose once, vary values.
+    fixed = _subprocess("fixed", {"overrides": FIXED_COST_RUN, "repeats": 5 if args.quick else 9})
+    emit({"service": "talking_therapy", "scale": 1, "session_table": "true", "measure": "fixed_cost",
+          "seconds": fixed["fixed_ms"] / 1e3, "sim_seconds": fixed["loop_ms"] / 1e3, "patients": fixed["patients"],
+          "repeats": fixed["repeats"]})
+    print(f"fixed cost per run (calibration size, {fixed['patients']} patients): {fixed['fixed_ms']:.1f} ms "
+          f"(values {fixed['values_ms']:.2f}, set-up {fixed['setup_ms']:.1f}, tables+KPIs {fixed['tables_ms']:.1f}) "
+          f"vs event loop {fixed['loop_ms']:.0f} ms; one Hydra composition (avoided) {fixed['compose_ms']:.0f} ms",
+          flush=True)
+    if args.fixed_cost:
+        args.no_single = args.no_parallel = True
     hdr = (f"{'service':16} {'scale':>5} {'table':>5} {'sessions':>9} {'sess/s':>9} {'sim sess/s':>10} "
            f"{'floor us':>8} {'model us':>8} {'ratio':>6} {'peakMB':>7} {'B/sess':>7} {'kept B/sess':>11}"
            + (f" {'calls':>6}" if args.calls else ""))
-    for service in REFERENCES:
+    for service in [] if args.app else REFERENCES:
         if not _service_exists(service):
             print(f"[skip] service={service}: configs/service/{service}.yaml not found on this branch")
             continue
@@ -358,7 +448,25 @@ def main(argv=None) -> int:
             print(f"{service}: speed-up {times[1] / times[args.workers]:.2f}x wall; CPU overhead of the parallel "
                   f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
                   flush=True)
-    if not args.no_parallel:
+    if args.app:
+        r = _subprocess("app", {"repeats": max(repeats, 5)})
+        print(f"teach view (reference A, 730 days, {r['replications']} replications x 2 scenarios), wall seconds "
+              f"(CPU in brackets):")
+        c = r["cold"]
+        print(f"  first run of a fresh process: numbers {c['numbers_wall']:.2f} ({c['numbers_cpu']:.2f}) including "
+              f"composing the config {r['compose_seconds']:.2f}; figures {c['figures_wall']:.2f}")
+        for part in ("numbers", "figures"):
+            wall = sorted(w[f"{part}_wall"] for w in r["warm"])
+            cpu = sorted(w[f"{part}_cpu"] for w in r["warm"])
+            print(f"  later runs, {part}: best {wall[0]:.2f} ({cpu[0]:.2f}), median {wall[len(wall) // 2]:.2f} "
+                  f"({cpu[len(cpu) // 2]:.2f}), worst {wall[-1]:.2f} over {len(wall)} runs")
+            emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": f"app_teach_{part}",
+                  "seconds": wall[len(wall) // 2], "cpu_seconds": cpu[len(cpu) // 2], "replications": r["replications"],
+                  "repeats": len(wall)})
+        emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_cold",
+              "seconds": c["numbers_wall"], "cpu_seconds": c["numbers_cpu"], "replications": r["replications"],
+              "repeats": 1})
+    if not args.no_parallel and not args.app:
         ceiling = machine_ceiling(args.replications, args.workers)
         emit({"service": "bare_simpy", "scale": 1, "measure": "parallel_ceiling", "workers": args.workers,
               "replications": args.replications, "speedup": ceiling})

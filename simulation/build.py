@@ -57,6 +57,7 @@ def stale_modules() -> list[str]:
 
 
 def warn_if_stale() -> None:
+    """Warn when a compiled module is older than its source, since the run would use old code."""
     stale = stale_modules()
     if stale:
         files = ", ".join(f"simulation/{m}.py" for m in stale)
@@ -69,6 +70,7 @@ class _SourceFirst(importlib.abc.MetaPathFinder):
     """Finds the compiled modules' ``.py`` files before their extensions."""
 
     def find_spec(self, fullname, path=None, target=None):
+        """Load a compiled module's .py source instead of its extension (ALLIANCE_SIM_PURE=1)."""
         package, _, name = fullname.rpartition(".")
         if package == __package__ and name in COMPILED:
             return importlib.util.spec_from_file_location(fullname, _PKG / f"{name}.py")

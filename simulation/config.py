@@ -38,6 +38,9 @@ class RunConfig:
     dask: DaskConfig = field(default_factory=DaskConfig)  # Dask cluster used when backend=dask
     progress: bool = True  # show a progress bar for multi-chunk runs
     name: str = "default"  # scenario name written into the tables
+    max_memory_gb: Optional[float] = None  # refuse a run whose estimated memory exceeds this (None: 80% of this machine's RAM)
+    parameters: str = "point"  # point: the calibrated values | posterior: replication r uses posterior draw r
+    posterior: Optional[str] = None  # posterior file for parameters=posterior; None: calibration/posterior_<service.name>.parquet
 
 
 @dataclass

@@ -38,6 +38,36 @@ MOVED: dict[str, tuple[str, ...]] = {
 MOVED_WHY: dict[str, str] = {"dropout.transition": "one transition risk per cause of the move"}
 
 
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[./@][A-Za-z0-9_]+)*")
+
+
+def check_override_text(override: str) -> str:
+    """An override as Hydra's grammar takes it: the bracket form ``a.b[0].c=5`` becomes ``a.b.0.c=5``,
+    and a key Hydra cannot parse (non-ASCII, spaces, symbols) is refused in one line."""
+    if "=" not in override:
+        return override
+    key, value = override.split("=", 1)
+    if "[" in key:
+        key = re.sub(r"\[(\d+)\]", r".\1", key)
+    bare = key.lstrip("+~")
+    if not _KEY.fullmatch(bare):
+        shown = bare if len(bare) <= 60 else bare[:40] + f"... ({len(bare)} characters)"
+        raise ConfigError(shown, NO_VALUE, "a config key of ASCII letters, digits, '_' and '.' (for a list item "
+                                           "the dotted form, e.g. service.disciplines.0.caseload_cap=5)")
+    out = f"{key}={value}"
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        OverridesParser.create().parse_overrides([out])
+    except Exception as exc:  # the grammar's message names the whole line; ours names the key
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].replace(out, "").strip(" :")
+        shown = value if len(value) <= 60 else value[:40] + f"... ({len(value)} characters)"
+        raise ConfigError(bare, shown, "a value Hydra's override grammar can read: quote text with spaces, "
+                                       "symbols or non-ASCII letters (key='value'); ${...} must be a complete "
+                                       f"interpolation ({reason or 'parse error'})") from None
+    return out
+
+
 def field_hint(key: str) -> Optional[Any]:
     """The schema annotation of a dotted key (``service.disciplines[0].count`` and ``.0.`` work too)."""
     cls: Any = Config
@@ -105,6 +135,9 @@ def from_composition(exc: BaseException, overrides: Sequence[str]) -> ConfigErro
         return ConfigError(full, value, _unknown_key_help(full, value))
     # A value of the wrong type.
     full = next((getattr(e, "full_key", None) for e in chain if getattr(e, "full_key", None)), None)
+    if full and any("Interpolation" in type(e).__name__ for e in chain):
+        reason = (str(chain[-1]).splitlines() or [type(chain[-1]).__name__])[0][:120]
+        return ConfigError(full, _value_of(full, overrides), f"an interpolation that resolves ({reason})")
     if full:
         from .validate import describe_type
 

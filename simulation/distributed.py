@@ -17,6 +17,23 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 
+CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before the run is refused
+
+
+def connect(client_cls, address: str, timeout: float = CONNECT_TIMEOUT):
+    """A client of the scheduler at ``address``, or a one-line ConfigError if none answers as Dask does."""
+    from .errors import ConfigError
+
+    try:
+        return client_cls(address, timeout=timeout)
+    except Exception as exc:  # refused, timed out, or something that is not a Dask scheduler answered
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        if isinstance(exc, MemoryError):  # a garbage length prefix: something else listens there
+            reason = "something answered, but not as a Dask scheduler"
+        raise ConfigError("run.dask.address", address,
+                          f"a running Dask scheduler (none answered within {timeout:g} s: {reason})") from None
+
+
 def run_on_dask(todo: list, finished: Callable, run_chunk: Callable, config_digest: Callable,
                 address: Optional[str] = None, local_workers: int = 1) -> None:
     """Submit every ``(s_i, scenario, replication, sessions_dir)`` and hand results to ``finished``.
@@ -33,7 +50,7 @@ def run_on_dask(todo: list, finished: Callable, run_chunk: Callable, config_dige
                           "an installation with the dask extra: pip install 'alliance-sim[dask]'") from exc
     cluster = None
     if address:
-        client = Client(address)
+        client = connect(Client, address)
     else:
         # One thread per worker: a chunk is pure Python and holds the GIL throughout.
         cluster = LocalCluster(n_workers=max(1, int(local_workers)), threads_per_worker=1, processes=True,

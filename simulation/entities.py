@@ -25,6 +25,8 @@ REASSIGNMENT_CAUSES = ("policy", "patient_request", "turnover")
 @dataclass(eq=False)
 @cython.cclass
 class Clinician:
+    """A clinician in post: skills drawn once, caseload and absence state, and the dyads held."""
+
     id: cython.long
     team: cython.long
     discipline: cython.long  # index into the service's disciplines
@@ -54,6 +56,8 @@ class Clinician:
 @dataclass(eq=False)
 @cython.cclass
 class Patient:
+    """A referred patient: traits drawn at referral, symptoms, counters and current dyads."""
+
     id: cython.long
     referral_day: cython.double
     group: str
@@ -108,6 +112,8 @@ class Patient:
 @dataclass(eq=False)
 @cython.cclass
 class Dyad:
+    """One patient-clinician relationship: its alliance (goals, tasks, bond), potential, tape and rupture state."""
+
     id: cython.long
     patient: Patient
     clinician: Clinician

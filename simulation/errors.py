@@ -10,7 +10,11 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        given = f"{key}" if value is NO_VALUE else f"{key}={value!r}"
+        shown = repr(value)
+        if len(shown) > 120:  # one line stays readable: a 5,000-character value is cut
+            shown = f"{shown[:80]}... ({len(shown)} characters)"
+        key_text = key if str(key).isprintable() else repr(key)  # a newline in a key stays on the line
+        given = f"{key_text}" if value is NO_VALUE else f"{key_text}={shown}"
         super().__init__(f"invalid config: {given}: {allowed}")
 
     def __reduce__(self):  # picklable across worker processes

@@ -27,6 +27,8 @@ EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
 
 @dataclass
 class Experiment:
+    """One experiment file: scenarios (override lists) compared with a baseline on the same seeds."""
+
     name: str
     description: str = ""
     overrides: list[str] = field(default_factory=list)
@@ -35,50 +37,92 @@ class Experiment:
     kpis: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # experiment-specific settings (e.g. trial design)
+    source: str = ""  # the name or path as the user gave it (the report's rerun line repeats it)
 
 
 def available() -> list[str]:
+    """Names of the experiment files shipped in experiments/ (for messages and the help page)."""
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 
 
+KNOWN_KEYS = ("description", "overrides", "baseline", "scenarios", "kpis", "figures", "extra")
+
+
 def load_experiment(name_or_path: str) -> Experiment:
-    """Load ``experiments/NAME.yaml`` (or a path to a YAML file)."""
+    """Load ``experiments/NAME.yaml`` (or a path to a YAML file), checking its shape first."""
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
         path = EXPERIMENTS_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError("experiment", name_or_path, f"one of {', '.join(available())} (files in {EXPERIMENTS_DIR})")
-    data = yaml.safe_load(path.read_text()) or {}
-    known = {"description", "overrides", "baseline", "scenarios", "kpis", "figures", "extra"}
-    unknown = set(data) - known
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError("experiment", str(name_or_path), f"a readable YAML file: {problem}{at}") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        kind = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+            type(data), f"a {type(data).__name__}")
+        raise ConfigError("experiment", str(name_or_path),
+                          f"a YAML file holding a mapping with keys {', '.join(KNOWN_KEYS)} (this one holds {kind})")
+    return _experiment_from(path.stem, data, str(name_or_path))
+
+
+def _experiment_from(stem: str, data: object, source: str) -> Experiment:
+    """Check an experiment file's parsed content (a mapping of known keys and types) and build it."""
+    where = f"experiment {stem}"
+    if not isinstance(data, dict):
+        raise ConfigError(where, _short(data), f"a mapping with keys {', '.join(KNOWN_KEYS)}")
+    unknown = [k for k in data if k not in KNOWN_KEYS]
     if unknown:
-        raise ConfigError(f"experiment {path.stem}: {sorted(unknown)[0]}", data[sorted(unknown)[0]],
-                          f"known keys are {', '.join(sorted(known))}")
-    scenarios = data.get("scenarios") or {"baseline": []}
-    if not isinstance(scenarios, dict):
-        raise ConfigError(f"experiment {path.stem}: scenarios", scenarios, "a mapping of name -> list of overrides")
-    scenarios = {str(k): [str(o) for o in (v or [])] for k, v in scenarios.items()}
+        raise ConfigError(f"{where}: {unknown[0]}", _short(data[unknown[0]]),
+                          f"not an experiment key (known keys are {', '.join(KNOWN_KEYS)})")
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ConfigError(f"{where}: description", _short(description), "a string")
     for key in ("overrides", "kpis", "figures"):
-        if not isinstance(data.get(key) or [], list):
-            raise ConfigError(f"experiment {path.stem}: {key}", data[key], "a list")
-    for sc, over in (data.get("scenarios") or {}).items():
-        if over is not None and not isinstance(over, list):
-            raise ConfigError(f"experiment {path.stem}: scenarios.{sc}", over, "a list of overrides (key=value)")
+        value = data.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(o, str) for o in value)):
+            raise ConfigError(f"{where}: {key}", _short(value), "a list of strings")
+    raw = data.get("scenarios")
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{where}: scenarios", _short(raw), "a mapping of name -> list of overrides (key=value)")
+    scenarios: dict[str, list[str]] = {}
+    for sc, over in (raw or {"baseline": []}).items():
+        if not isinstance(sc, str):
+            raise ConfigError(f"{where}: scenarios", _short(sc), "scenario names that are strings")
+        if over is not None and not (isinstance(over, list) and all(isinstance(o, str) for o in over)):
+            raise ConfigError(f"{where}: scenarios.{sc}", _short(over), "a list of overrides (key=value strings)")
+        scenarios[sc] = list(over or [])
+    extra = data.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise ConfigError(f"{where}: extra", _short(extra), "a mapping of experiment-specific settings")
     from .kpis import KPI_NAMES, unknown_kpi_hint
 
     unknown_kpis = [k for k in data.get("kpis") or [] if k not in KPI_NAMES]
     if unknown_kpis:
-        raise ConfigError(f"experiment {path.stem}: kpis", unknown_kpis[0], unknown_kpi_hint(unknown_kpis[0]))
-    baseline = data.get("baseline") or next(iter(scenarios))
+        raise ConfigError(f"{where}: kpis", unknown_kpis[0], unknown_kpi_hint(unknown_kpis[0]))
+    baseline = data.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        raise ConfigError(f"{where}: baseline", _short(baseline), f"the name of one of its scenarios ({', '.join(scenarios)})")
+    baseline = baseline or next(iter(scenarios))
     if baseline not in scenarios:
-        raise ConfigError(f"experiment {path.stem}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")
-    exp = Experiment(name=path.stem, description=str(data.get("description", "")),
-                     overrides=[str(o) for o in data.get("overrides") or []], baseline=baseline,
-                     scenarios=scenarios, kpis=list(data.get("kpis") or []),
-                     figures=list(data.get("figures") or []), extra=dict(data.get("extra") or {}))
+        raise ConfigError(f"{where}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")
+    exp = Experiment(name=stem, description=description or "", overrides=list(data.get("overrides") or []),
+                     baseline=baseline, scenarios=scenarios, kpis=list(data.get("kpis") or []),
+                     figures=list(data.get("figures") or []), extra=dict(extra or {}), source=source)
     if exp.extra.get("sensitivity"):
         expand_sensitivity(exp)
     return exp
+
+
+def _short(value: object, limit: int = 60) -> object:
+    """A value as it is shown in a one-line error (long ones cut)."""
+    text = repr(value)
+    return value if len(text) <= limit else text[:limit] + "..."
 
 
 def expand_sensitivity(exp: Experiment) -> None:

@@ -18,6 +18,7 @@ SMALL_ROWS = 200_000  # tables at most this long are also written as CSV
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file through a temporary and a rename, so a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,6 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (sorted keys, so manifests diff cleanly)."""
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
@@ -76,6 +78,7 @@ def read_table(run_dir: Path, name: str) -> pd.DataFrame:
 
 
 def read_manifest(run_dir: Path) -> dict:
+    """A run directory's manifest.json as a dict."""
     return json.loads((Path(run_dir) / "manifest.json").read_text())
 
 

@@ -3,8 +3,8 @@
 Written when a run starts and after every finished chunk (a few hundred bytes, atomic),
 so a run directory always says whether its tables are complete; :func:`write_run`
 replaces it with the full manifest (``completed: true``) at the very end. A killed run
-therefore leaves ``completed: false`` and the count of chunks it had saved, even if
-tables from an earlier run are still in the directory.
+therefore leaves ``completed: false`` and the count of chunks it had saved (the tables of
+an earlier run are removed when a run starts, see simulation/rundir.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class RunProgress:
         self._write()
 
     def chunk_done(self) -> None:
+        """Count a computed chunk and save the progress file, so a watcher (the page) sees it."""
         self.state["chunks_computed"] += 1
         self.state["chunks_done"] += 1
         self._write()
@@ -34,23 +35,3 @@ class RunProgress:
         self.state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         atomic_write_json(self.path, self.state)
 
-
-def remove_stale_temporaries(run_dir: Path) -> int:
-    """Delete half-written chunk directories left by a killed run (their writer is gone)."""
-    import os
-    import shutil
-
-    removed = 0
-    for tmp in Path(run_dir).glob("chunks/*/.rep_*.tmp-*"):
-        try:
-            pid = int(tmp.name.rsplit("-", 1)[1])
-            os.kill(pid, 0)  # the writer is still alive: leave it alone
-            if pid != os.getpid():
-                continue
-        except (ValueError, ProcessLookupError):
-            pass
-        except PermissionError:
-            continue
-        shutil.rmtree(tmp, ignore_errors=True)
-        removed += 1
-    return removed

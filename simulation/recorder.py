@@ -63,6 +63,7 @@ class SessionRecorder:
         del self.buffer[:]
 
     def frame(self) -> pd.DataFrame:
+        """The recorded sessions as a DataFrame, every column in its final dtype."""
         rows = np.frombuffer(self.buffer, dtype=ROW_DTYPE)
         data = {}
         for name, code in SESSION_COLUMNS:  # every column in its final dtype: one DataFrame build

@@ -105,7 +105,12 @@ def summary_text(res: Results) -> str:
              f"{INTERVALS['logit']}. Counts, lengths and waits: {INTERVALS['t0']}."
              + (f" Differences from the baseline: {INTERVALS['paired t']}." if baseline else "")
              + (" Few replications give very wide intervals: use run.replications=10 or more for decisions."
-                if n < 5 else "")]
+                if n < 5 else "")
+             + (" Parameters: posterior draws (run.parameters=posterior): replication r uses draw r, so the "
+                "intervals include parameter uncertainty." if res.scenarios
+                and res.scenarios[0].config.run.parameters == "posterior" else
+                " Parameters: the calibrated point values (run.parameters=point): the intervals show Monte "
+                "Carlo noise only.")]
     s = summary.set_index(["scenario", "kpi"])
     points = (exp.extra.get("sensitivity_points") or []) if exp else []
     hidden = {n for p in points for n in (p["scenario"], p["reference"]) if str(n).startswith("sens_")}

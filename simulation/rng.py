@@ -75,6 +75,7 @@ class BatchedRows:
         self._cache: dict[int, np.ndarray] = {}
 
     def row(self, i: int) -> np.ndarray:
+        """Row i of the stream, drawn in batches so row i is the same whatever was asked before."""
         b, r = divmod(i, self._batch)
         return self._block(b)[r]
 
@@ -100,6 +101,7 @@ class DoubleRows(BatchedRows):
     """
 
     def row(self, i: int) -> array:
+        """Row i as a C-double array slice (cheap for the compiled hot path)."""
         b, r = divmod(i, self._batch)
         w = self._width
         return self._block(b)[r * w:(r + 1) * w]

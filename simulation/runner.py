@@ -24,21 +24,25 @@ from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
+from .chunkfiles import DONE, tables_of, verified_files, write_file_list
 from .config import Config
 from .experiment import Experiment
 from .io import atomic_write_json, read_table, write_table
 from .kpis import compute_kpis
+from .rundir import clear_outputs, remove_stale_temporaries, run_dir_lock
 from .service import Service
 
 TABLES = ("patients", "sessions", "clinicians", "timeseries", "caseloads", "reassignments", "kpis")
 # Settings that change how a run is executed, never what it computes.
 EXECUTION_ONLY = {("run", "replications"), ("run", "workers"), ("run", "backend"), ("run", "dask"),
                   ("run", "progress"), ("output", "dir"), ("output", "format"), ("output", "stream_sessions"),
-                  ("output", "stream_rows")}
+                  ("output", "stream_rows"), ("run", "max_memory_gb")}
 
 
 @dataclass
 class Scenario:
+    """One named scenario of a run: its validated config and the overrides that made it."""
+
     name: str
     config: Config
     overrides: list[str] = field(default_factory=list)
@@ -70,6 +74,9 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     Pure (no I/O) unless ``sessions_dir`` is given: then the session table is streamed to
     part files in that directory, which belongs to this chunk alone.
     """
+    from .parameters import for_replication
+
+    cfg = for_replication(cfg, replication)  # run.parameters=posterior: this replication's draw
     tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
     tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness)
     return tables
@@ -80,6 +87,10 @@ def config_digest(cfg: Config) -> str:
     data = dataclasses.asdict(cfg)
     for group, key in EXECUTION_ONLY:
         data.get(group, {}).pop(key, None)
+    from .parameters import posterior_digest
+
+    if cfg.run.parameters == "posterior":  # the draws are part of what the chunk computed
+        data["posterior_sha256"] = posterior_digest(cfg)
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -97,11 +108,13 @@ def _streams(s: Scenario) -> bool:
     return bool(s.config.output.sessions and s.config.output.stream_sessions)
 
 
-def _save_chunk(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """Write a chunk into a temporary directory, then rename it into place.
+def _expected_tables(cfg: Config) -> set[str]:
+    """The tables a chunk of this config holds (sessions only with ``output.sessions``)."""
+    return set(TABLES) - (set() if cfg.output.sessions else {"sessions"})
 
-    Streamed session parts (if any) move in as ``sessions/part-*.parquet``.
-    """
+
+def _save_chunk(path: Path, tables: dict[str, pd.DataFrame], digest: str) -> None:
+    """Write a chunk (and its session parts) into a temporary directory, list its files, mark it DONE, rename it."""
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -110,22 +123,21 @@ def _save_chunk(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     parts = _stream_dir(path)
     if parts.is_dir():
         os.replace(parts, tmp / "sessions")
-    (tmp / "DONE").write_text("ok\n")
+    write_file_list(tmp, digest)
+    (tmp / DONE).write_text("ok\n")
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
 
 
-def _load_chunk(path: Path, stream: bool = False) -> Optional[dict[str, pd.DataFrame]]:
-    """A saved chunk's tables, or None if it is missing, unfinished or unreadable (then it is
-    recomputed); its sessions stay on disk when ``stream`` (see _chunk_parts)."""
-    if not (path / "DONE").exists():
-        return None
-    if any(not (path / f"{name}.parquet").exists() for name in TABLES if name != "sessions"):
-        return None  # written by a version with fewer tables (e.g. before `caseloads`): recompute it
+def _load_chunk(path: Path, cfg: Config, stream: bool = False) -> Optional[dict[str, pd.DataFrame]]:
+    """A saved chunk's tables if every file it should hold is intact, else None; streamed sessions stay on disk."""
+    files = verified_files(path, config_digest(cfg))
+    if files is None or tables_of(files) != _expected_tables(cfg):
+        return None  # also a chunk written by a version with fewer tables (e.g. before `caseloads`)
     try:
-        tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))
-                  if not (stream and p.stem == "sessions")}
-        if not stream and (path / "sessions").is_dir():
+        tables = {rel[:-len(".parquet")]: pd.read_parquet(path / rel) for rel in files
+                  if "/" not in rel and rel.endswith(".parquet") and not (stream and rel == "sessions.parquet")}
+        if not stream and any(rel.startswith("sessions/") for rel in files):
             from .streaming import part_files
 
             tables["sessions"] = pd.concat([pd.read_parquet(p) for p in part_files(path / "sessions")],
@@ -155,23 +167,37 @@ def _progress(total: int, enabled: bool):
 def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optional[Path] = None,
                   workers: int = 1, backend: str = "local", dask_address: Optional[str] = None,
                   progress: bool = False) -> Results:
-    """Run every scenario × replication; reuse chunks already saved in ``run_dir``.
+    """Run every scenario × replication; reuse the intact chunks already saved in ``run_dir``.
+
+    ``run_dir`` is locked for the call (a second process gets RunDirInUse); the tables and
+    report of an earlier run and the temporaries of a killed one are removed first.
 
     A todo item is ``(scenario index, scenario, replication, sessions_dir)``: with
     ``output.stream_sessions`` each chunk streams its session parts into its own directory
     (never a shared file), and the parent moves them into the saved chunk.
     """
+    run_dir = Path(run_dir) if run_dir is not None else None
+    with run_dir_lock(run_dir):
+        return _run_locked(scenarios, replications, run_dir, workers, backend, dask_address, progress)
+
+
+def _run_locked(scenarios: list[Scenario], replications: int, run_dir: Optional[Path], workers: int,
+                backend: str, dask_address: Optional[str], progress: bool) -> Results:
+    """run_scenarios with the run directory (if any) locked: clean it, reuse verified chunks, compute the rest."""
     start = time.time()
     jobs = [(s_i, s, r) for s_i, s in enumerate(scenarios) for r in range(replications)]
     if run_dir is None and any(_streams(s) for s in scenarios):
         from .errors import ConfigError
 
         raise ConfigError("output.stream_sessions", True, "a run directory (output.dir=... or run(..., out_dir=...))")
+    if run_dir is not None:
+        remove_stale_temporaries(run_dir)
+        clear_outputs(run_dir)
     done: dict[tuple[int, int], dict[str, pd.DataFrame]] = {}
     todo = []
     for s_i, s, r in jobs:
         path = _chunk_dir(run_dir, s, r) if run_dir is not None else None
-        cached = _load_chunk(path, _streams(s)) if path is not None else None
+        cached = _load_chunk(path, s.config, _streams(s)) if path is not None else None
         if cached is not None:
             done[(s_i, r)] = cached
         else:
@@ -181,15 +207,14 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
     bar = _progress(len(todo), progress)
     tracker = None
     if run_dir is not None:
-        from .progress import RunProgress, remove_stale_temporaries
+        from .progress import RunProgress
 
-        remove_stale_temporaries(run_dir)
         tracker = RunProgress(run_dir, [s.name for s in scenarios], scenarios[0].config.run.seed if scenarios else None,
                               len(jobs), reused)
 
     def finished(s_i: int, s: Scenario, r: int, tables: dict[str, pd.DataFrame]) -> None:
         if run_dir is not None:
-            _save_chunk(_chunk_dir(run_dir, s, r), tables)
+            _save_chunk(_chunk_dir(run_dir, s, r), tables, config_digest(s.config))
             tracker.chunk_done()
         done[(s_i, r)] = tables
         if bar is not None:
@@ -222,28 +247,9 @@ def _execute(todo, finished: Callable, workers: int, backend: str, dask_address:
         for s_i, s, r, sdir in todo:
             finished(s_i, s, r, run_chunk(s.config, s.name, r, sdir))
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from .workers import run_in_processes
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_ignore_sigint)
-    try:
-        futures = {pool.submit(run_chunk, s.config, s.name, r, sdir): (s_i, s, r) for s_i, s, r, sdir in todo}
-        for fut in as_completed(futures):
-            s_i, s, r = futures[fut]
-            finished(s_i, s, r, fut.result())
-    except BaseException:
-        # Ctrl-C or a failed chunk: keep what is saved, stop the workers now, do not wait.
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which saves finished chunks and stops them."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    run_in_processes(todo, finished, workers, run_chunk)
 
 
 def gather(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
@@ -258,12 +264,14 @@ def gather(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]
 
 
 def compiled_modules() -> list[str]:
+    """The hot-path modules running compiled in this install (recorded in the manifest)."""
     from .build import compiled_modules as compiled
 
     return compiled()
 
 
 def code_version() -> str:
+    """The git description of the code that ran (or 'unknown'), recorded in the manifest."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
@@ -274,6 +282,7 @@ def code_version() -> str:
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of Python and the main packages, recorded in the manifest for reproducibility."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -286,17 +295,28 @@ def package_versions() -> dict[str, str]:
 
 
 def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional[dict] = None) -> None:
-    """Write the gathered tables and the manifest (last, marking completion)."""
+    """Write the gathered tables and the manifest (last, marking completion); remove every other table file."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_dir_lock(run_dir):
+        _write_locked(res, run_dir, fmt, extra)
+
+
+def _write_locked(res: Results, run_dir: Path, fmt: str, extra: Optional[dict]) -> None:
+    """write_run with the run directory locked."""
     counts = {}
+    written = set()
     for name, df in res.tables.items():
-        write_table(df, run_dir / name, fmt=fmt, csv_if_small=(name != "sessions"))
+        written.update(write_table(df, run_dir / name, fmt=fmt, csv_if_small=(name != "sessions")))
         counts[name] = int(len(df))
     if res.session_parts:
         from .io import concat_parquet
 
         counts["sessions"] = concat_parquet(res.session_parts, run_dir / "sessions.parquet")
+        written.add(run_dir / "sessions.parquet")
+    for name in (*TABLES, "summary"):  # a table this run did not write must not be read back as its own
+        for suffix in (".parquet", ".csv"):
+            if run_dir / f"{name}{suffix}" not in written:
+                (run_dir / f"{name}{suffix}").unlink(missing_ok=True)
     manifest = {
         "completed": True,
         "seed": res.scenarios[0].config.run.seed if res.scenarios else None,
@@ -306,6 +326,8 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
         "package_versions": package_versions(),
         "code_version": code_version(),
         "compiled_modules": compiled_modules(),  # the hot path ran as C (setup.py) or as Python
+        # point values or posterior draws (file and digest): simulation/parameters.py
+        "parameters": _parameters_manifest(res.scenarios),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **res.manifest,
         **(extra or {}),
@@ -313,6 +335,15 @@ def write_run(res: Results, run_dir: Path, fmt: str = "parquet", extra: Optional
     res.manifest = manifest
     res.run_dir = run_dir
     atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def _parameters_manifest(scenarios: list[Scenario]) -> dict:
+    """The parameter mode of the run (the same in every scenario, else one entry per scenario)."""
+    from .parameters import parameters_manifest
+
+    per = {s.name: parameters_manifest(s.config) for s in scenarios}
+    values = list(per.values())
+    return values[0] if values and all(v == values[0] for v in values) else per
 
 
 def load_run(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -66,6 +66,7 @@ class RuptureModel:
     @cython.ccall
     def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
                    feedback: cython.bint) -> tuple:
+        """After an attended session: (rupture type, repair outcome, reported) for the dyad."""
         raise NotImplementedError
 
 
@@ -76,6 +77,7 @@ class NoRuptures(RuptureModel):
     @cython.ccall
     def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
                    feedback: cython.bint) -> tuple:
+        """Never a rupture (rupture=none)."""
         return NONE, REPAIR_NONE, 0
 
 
@@ -116,6 +118,7 @@ class StandardRuptures(RuptureModel):
     @cython.ccall
     def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
                    feedback: cython.bint) -> tuple:
+        """Occurrence, type, severity, detection, repair and reporting of a rupture (see the README)."""
         ref: cython.double = self.reference
         e: cython.double
         det: cython.double

@@ -18,6 +18,7 @@ must agree with other keys, one ``@cross_check`` function.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -37,8 +38,10 @@ def free(key: str, v: Any) -> None:
 
 
 def probability(key: str, v: Any) -> None:
+    """A probability or share in [0, 1] (a value in (1, 100] was probably typed as a percentage)."""
     if not 0.0 <= v <= 1.0:
-        raise ConfigError(key, v, "a probability in [0, 1]")
+        hint = f"; did you mean {v / 100:g}?" if 1.0 < v <= 100.0 else ""
+        raise ConfigError(key, v, f"a probability in [0, 1]{hint}")
 
 
 def positive(key: str, v: Any) -> None:
@@ -94,15 +97,47 @@ def each(inner: Rule, length: int | None = None, what: str = "") -> Rule:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
+MAX_NAME = 100  # names go into directory names with a digest: well inside the 255-byte file-name limit
+
+
 def name(key: str, v: Any) -> None:
     """A label that is also used in file and directory names."""
+    if len(v) > MAX_NAME:
+        raise ConfigError(key, v[:40] + f"... ({len(v)} characters)", f"a name of at most {MAX_NAME} characters")
     if not _NAME.match(v):
-        raise ConfigError(key, v, "a non-empty name of letters, digits, '_', '-', '.', '+' (no spaces or '/')")
+        raise ConfigError(key, v, "a non-empty name of ASCII letters, digits, '_', '-', '.', '+' (no spaces or '/')")
+
+
+MAX_TEXT = 1000
 
 
 def text(key: str, v: Any) -> None:
+    """A non-empty label of reasonable length."""
     if not v.strip():
         raise ConfigError(key, v, "a non-empty string")
+    if len(v) > MAX_TEXT:
+        raise ConfigError(key, v[:40] + f"... ({len(v)} characters)", f"a string of at most {MAX_TEXT} characters")
+
+
+def path_text(key: str, v: Any) -> None:
+    """A file-system path: non-empty, no NUL byte, within the usual 4096-byte limit."""
+    if not v.strip() or "\0" in v or len(v.encode("utf-8", "surrogateescape")) > 4096:
+        raise ConfigError(key, v if len(v) <= 60 else v[:40] + f"... ({len(v)} characters)",
+                          "a directory path (non-empty, at most 4096 bytes, no NUL byte)")
+
+
+_DASK = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$")
+
+
+def dask_address(key: str, v: Any) -> None:
+    """A scheduler address as Dask takes it: [tcp|tls|ws|wss|ucx://]host:port, or inproc://... in one process."""
+    if re.fullmatch(r"inproc://\S+", v):
+        return
+    m = _DASK.match(v)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise ConfigError(key, v if len(v) <= 60 else v[:40] + "...",
+                          "a Dask scheduler address such as tcp://host:8786 (scheme tcp, tls, ws, wss or ucx; "
+                          "port 1-65535), or null to start a local cluster")
 
 
 def _experiments() -> list[str]:
@@ -114,8 +149,11 @@ def _experiments() -> list[str]:
 def experiment_name(key: str, v: Any) -> None:
     from pathlib import Path
 
-    if v in _experiments() or (Path(v).suffix in (".yaml", ".yml") and Path(v).is_file()):
-        return
+    try:
+        if v in _experiments() or (Path(v).suffix in (".yaml", ".yml") and Path(v).is_file()):
+            return
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
+        pass
     from .experiment import EXPERIMENTS_DIR
 
     raise ConfigError(key, v, f"one of {', '.join(_experiments())} (files in {EXPERIMENTS_DIR}) "
@@ -137,17 +175,20 @@ FIELD_RULES: dict[str, Rule] = {
     "run.warmup_days": non_negative,
     "run.workers": at_least(1),
     "run.backend": one_of({"local", "dask"}),
-    "run.dask.address": optional(text),  # tcp://host:port of a running scheduler; null starts a local cluster
+    "run.dask.address": optional(dask_address),  # tcp://host:port of a running scheduler; null starts a local cluster
     "run.dask.local_workers": optional(at_least(1)),
     "run.progress": free,
     "run.name": name,
+    "run.max_memory_gb": optional(positive),  # see simulation.resources
+    "run.parameters": one_of({"point", "posterior"}),  # posterior: replication r uses draw r (simulation/parameters.py)
+    "run.posterior": optional(text),  # a posterior Parquet file (python -m analysis.infer writes one)
     # output
     "output.sessions": free,
     "output.stream_sessions": free,
     "output.stream_rows": at_least(1000),
     "output.timeseries_interval_days": positive,
     "output.format": one_of({"parquet", "csv"}),
-    "output.dir": optional(text),
+    "output.dir": optional(path_text),
     # service
     "service.name": text,
     "service.clinicians": optional(at_least(1)),
@@ -356,9 +397,15 @@ def _type_ok(hint: Any, v: Any) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved annotations (cached: resolving them is the slow part of a check)."""
+    return typing.get_type_hints(cls)
+
+
 def leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, str, Any, Any]]:
     """(key, rule key, annotation, value) for every field, list items of dataclasses included."""
-    hints = typing.get_type_hints(type(obj))
+    hints = type_hints(type(obj))
     for f in dataclasses.fields(obj):
         key = f"{prefix}{f.name}"
         v = getattr(obj, f.name)
@@ -485,13 +532,20 @@ def _policy(cfg: Config) -> None:
 
 # --------------------------------------------------------------------------- entry point
 def validate(cfg: Config) -> Config:
-    """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged."""
+    """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged.
+
+    Order: types and field rules, then the hard ranges of :mod:`simulation.bounds`, then
+    the cross-field checks.
+    """
+    from .bounds import check_hard
+
     for key, rule_key, hint, v in leaves(cfg):
         if not _type_ok(hint, v):
             raise ConfigError(key, v, describe_type(hint))
         rule = FIELD_RULES.get(rule_key)
         if rule is not None:
             rule(key, v)
+    check_hard(cfg)
     for check in CROSS_CHECKS:
         check(cfg)
     return cfg
