@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import targets_community as _targets_community
+from analysis import targets_preference as _targets_preference
 from analysis import targets_validation as _targets_validation
 from analysis import targets_waits as _targets_waits
 from analysis.targets import NO_RANGE, ROLES, TARGETS, Tables, Target, measured_sessions, register_target
@@ -513,3 +514,4 @@ def write_calibration(run_dir: str | Path, tables: Optional[Tables] = None,
 _targets_community.register()
 _targets_validation.register()
 _targets_waits.register()
+_targets_preference.register()

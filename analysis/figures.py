@@ -44,6 +44,8 @@ NEEDS: dict[str, tuple[Callable[[RunData], bool], str]] = {
                    "the experiment names no dose (extra.dose.key)"),
     "extra.trial": (lambda run: bool(run.extra.get("trial")), "the experiment has no trial design (extra.trial)"),
     "timeseries": (lambda run: run.has("timeseries"), "no time series table in this run"),
+    "extra.sensitivity": (lambda run: bool(run.extra.get("sensitivity_points")),
+                          "the experiment has no sensitivity analysis (extra.sensitivity)"),
 }
 
 
@@ -511,6 +513,45 @@ def service(run: RunData) -> tuple:
     return fig, ("Waiting-list length and caseload over time, averaged over replications; caseload is per "
                  "discipline as a share of that discipline's cap (a care coordinator's cap and a psychiatrist's "
                  "differ sixfold). Statistics use only the period after the warm-up (dashed line).")
+
+
+@register_figure("sensitivity", "Policy effects across the uncertain parameters of a move",
+                 needs=("extra.sensitivity",))
+def sensitivity(run: RunData) -> tuple:
+    """Each policy's paired effect (vs the comparator) on each sensitivity KPI against each parameter."""
+    from analysis.move_sensitivity import sensitivity_table
+
+    table = sensitivity_table(run)
+    if table.empty:
+        raise FigureSkipped("no sensitivity points in this run")
+    kpis = list(dict.fromkeys(table["kpi"]))
+    params = list(dict.fromkeys(table["parameter"]))
+    policies = list(dict.fromkeys(table["scenario"]))
+    fig, axes = plt.subplots(len(kpis), len(params), figsize=(3.2 * len(params), 2.9 * len(kpis)), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, kpi in enumerate(kpis):
+        scale = kpi_scale(kpi)
+        for j, par in enumerate(params):
+            ax = axes[i][j]
+            ax.axhline(0.0, color="black", lw=0.8, ls="--")
+            for k, sc in enumerate(policies):
+                g = table[(table["kpi"] == kpi) & (table["parameter"] == par) & (table["scenario"] == sc)]
+                g = g.sort_values("value")
+                if g.empty:
+                    continue
+                off = (k - (len(policies) - 1) / 2) * 0.012 * (g["value"].max() - g["value"].min() or 1.0)
+                y = g["diff"] * scale
+                ax.errorbar(g["value"] + off, y, yerr=[y - g["diff_ci_low"] * scale, g["diff_ci_high"] * scale - y],
+                            marker="o", ms=3.5, capsize=2, color=colours[k % len(colours)],
+                            label=run.label(sc) if i == 0 and j == 0 else None)
+            ax.set_xlabel(par)
+            if j == 0:
+                ax.set_ylabel(f"{kpi_label(kpi)}\nvs continuity ({'pp' if scale == 100.0 else diff_unit(kpi)})")
+    fig.legend(loc="upper center", ncol=min(4, len(policies)), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, _top(fig, 0.5)))
+    return fig, ("Each policy minus continuity at the same parameter value (paired 95% intervals; dashed line: "
+                 "no difference), one parameter varied at a time over its plausible range, the others at "
+                 "their central values. Below zero on dropout, the policy helps; above, it harms.")
 
 
 def figure_path(out_dir: Path, name: str) -> Path:

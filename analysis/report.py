@@ -318,6 +318,8 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
         _dose_section(doc, run, ana_dir)
     if run.extra.get("trial"):
         _trial_section(doc, run, ana_dir)
+    if run.extra.get("sensitivity_points"):
+        _sensitivity_section(doc, run, ana_dir)
     if "calibration" in run.extra_tables:
         doc.h(2, "Calibration")
         doc.p("From `calibration.csv` in the run directory: each target with the simulated value.")
@@ -379,6 +381,41 @@ def _costs_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
         "cost per dropout avoided (GBP)": (f"{r.cost_per_dropout_avoided:,.0f}"
                                            if np.isfinite(r.cost_per_dropout_avoided) else "–")}
         for r in table.itertuples()]))
+
+
+def _sensitivity_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
+    """Policy effects across the uncertain parameters of a move: sensitivity.csv, break-even risks, conclusion."""
+    from analysis.move_sensitivity import break_even, conclusion, sensitivity_table
+
+    table = sensitivity_table(run)
+    table.to_csv(ana_dir / "sensitivity.csv", index=False)
+    doc.h(2, "Across the uncertain parameters of a move")
+    doc.p("One parameter at a time is set over its plausible range (README \"Transition costs\"), the others "
+          "at their central values; each policy is compared with continuity at the same value, replication by "
+          "replication (paired 95% interval). Full table: `analysis/sensitivity.csv`.")
+    shown = table.assign(
+        policy=[run.label(s) for s in table["scenario"]],
+        effect=[fmt_interval(k, d, lo, hi, diff=True)
+                for k, d, lo, hi in zip(table["kpi"], table["diff"], table["diff_ci_low"], table["diff_ci_high"])],
+        kpi=[kpi_label(k) for k in table["kpi"]])
+    wide = shown.pivot_table(index=["parameter", "value"], columns=["policy", "kpi"], values="effect",
+                             aggfunc="first", sort=False)
+    wide.columns = [f"{p}: {k}" for p, k in wide.columns]
+    wide = wide.reindex(list(dict.fromkeys(zip(shown["parameter"], shown["value"]))))  # table order (by value)
+    doc.table(wide.reset_index())
+    be = break_even(table)
+    be.to_csv(ana_dir / "break_even.csv", index=False)
+    if len(be):
+        doc.p("**Break-even transition risks.** The one-off dropout risk of a move at which a policy's effect on "
+              "dropout is zero (a straight line through the points; below it the policy lowers dropout, above "
+              "it raises it). Only the risk of the policy's own moves and of turnover moves can move its effect.")
+        doc.table(pd.DataFrame({
+            "policy": [run.label(s) for s in be["scenario"]], "transition risk": be["parameter"],
+            "break-even": [(f"{v:.3f}" if np.isfinite(v) else "none") + ("" if ok or not np.isfinite(v)
+                                                                       else " (extrapolated)")
+                           for v, ok in zip(be["break_even"], be["inside"])],
+            "dropout effect per +0.1 risk (pp)": [f"{100 * v:+.2f}" for v in be["slope_per_0.1"]]}))
+    doc.p("**Conclusion.** " + " ".join(conclusion(table, run.label, be)))
 
 
 def _retention_section(doc: Doc, run: RunData, ana_dir: Path) -> None:

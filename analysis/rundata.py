@@ -78,7 +78,14 @@ class RunData:
         """Scenario names in the experiment's order."""
         # The kpis table keeps the experiment's order (manifest.json sorts its keys).
         names = list(dict.fromkeys(self.tables["kpis"]["scenario"])) if "kpis" in self.tables else []
-        return names or list(self.manifest.get("scenarios", {}))
+        names = names or list(self.manifest.get("scenarios", {}))
+        return [s for s in names if s not in self.sensitivity_scenarios]
+
+    @property
+    def sensitivity_scenarios(self) -> set[str]:
+        """Scenarios added only for the sensitivity analysis (left out of the KPI and difference tables)."""
+        pts = self.extra.get("sensitivity_points") or []
+        return {n for p in pts for n in (p["scenario"], p["reference"]) if str(n).startswith("sens_")}
 
     def label(self, scenario: Optional[str]) -> str:
         """A scenario's human label (``extra.labels``, else derived from its name)."""

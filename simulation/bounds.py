@@ -162,7 +162,10 @@ BOUNDS: dict[str, Bound] = {
     "after_dna": LOGIT_COEF,
     "wait_per_week": Bound(-5.0, 5.0, (-0.5, 0.5), "log-odds per week waited"),
     "engagement": LOGIT_COEF,
-    "transition": Bound(0.0, 1.0, (0.0, 0.5), "probability", "percent"),
+    # one-off dropout risk of a move, by cause (README "Transition costs" gives the narrower sourced ranges)
+    "transition_patient_request": Bound(0.0, 1.0, (0.0, 0.5), "probability", "percent"),
+    "transition_policy": Bound(0.0, 1.0, (0.0, 0.5), "probability", "percent"),
+    "transition_turnover": Bound(0.0, 1.0, (0.0, 0.7), "probability", "percent"),
     # outcome
     "response_rate": Bound(0.0, 1.0, (0.0, 0.5), "share of severity per session", "percent"),
     "response_sd": Bound(0.0, 5.0, (0.0, 2.0), "log response-rate SD"),
@@ -198,6 +201,11 @@ BOUNDS: dict[str, Bound] = {
     "monitoring_detection_gain": LOGIT_COEF,
     # policy (bare names follow the keys into per-policy sections)
     "matching_accuracy": Bound(0.0, 1.0, P, "correlation", "percent"),
+    "handover_risk_ratio": Bound(0.0, 1.0, (0.1, 1.0), "ratio of transition risks", "percent"),
+    "handover_transfer_share": SHARE,
+    "preference_accuracy": SHARE,
+    "preference_share": SHARE,
+    "preference_shift": Bound(0.0, 20.0, (0.0, 3.0), "log-odds"),
     "threshold": Bound(-1e6, 1e6, (-100.0, 1000.0), "instrument points"),
     "consecutive": Bound(1, 10_000, (1, 20), "measurements"),
     "measure_every": Bound(1, 10_000, (1, 20), "sessions"),

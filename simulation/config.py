@@ -119,6 +119,7 @@ class PopulationConfig:
     low_intensity_severity: float = 0.0  # stepped care: log-odds cut of the short course per SD of baseline severity
     max_sessions_low: int = 8  # course length cap, short course (attended sessions)
     max_sessions_high: int = 20  # course length cap, long course (attended sessions)
+    preference_share: float = 0.0  # share of patients who prefer one of two clinician approaches (0 = no preferences; plausible 0.3-0.9)
 
 
 @dataclass
@@ -158,7 +159,8 @@ class AllianceConfig:
     patient_bias_sd: float = 0.1  # between-patient SD of rating offset
     patient_error_sd: float = 0.08  # patient per-session rating error (0-1 units)
     clinician_error_sd: float = 0.08  # clinician per-session rating error (0-1 units)
-    transfer_share: float = 0.5  # share of team trust carried to a new clinician
+    transfer_share: float = 0.5  # share of team trust carried to a new clinician (assumed; plausible 0.2-0.8)
+    preference_shift: float = 1.0  # logit shift of a dyad's potential: +half when the patient's preference is met, -half when not (fitted to Swift et al. 2018, dropout OR; see README)
 
 
 @dataclass
@@ -185,7 +187,12 @@ class DropoutConfig:
     after_dna: float = 0.7  # log-odds added after a missed session
     wait_per_week: float = 0.02  # first-contact log-odds added per week waited
     engagement: float = 0.3  # log-odds cut per SD of engagement
-    transition: float = 0.1  # one-off dropout probability at a reassignment
+    # One-off dropout probability at a move, by its cause (the draw is the failed dyad's tape
+    # slot, so the same patients drop out in every scenario with the same risk). Sources and
+    # plausible ranges: README "Transition costs".
+    transition_patient_request: float = 0.03  # a move the patient asked for (plausible 0-0.10; patients granted a change mostly stay)
+    transition_policy: float = 0.1  # a move the service made for a failing relationship (plausible 0-0.30; no direct study)
+    transition_turnover: float = 0.2  # a forced move: the clinician left (plausible 0.05-0.40; Tantam & Klerman 1979, Wapner et al. 1986)
 
 
 @dataclass
@@ -273,6 +280,11 @@ class PolicyConfig:
     unresolved_rupture: UnresolvedRuptureConfig = field(default_factory=UnresolvedRuptureConfig)
     patient_request: PatientRequestConfig = field(default_factory=PatientRequestConfig)
     on_leave: str = "reassign"  # reassign | hold: a departing clinician's patients
+    reassignment_allocation: str = "least_loaded"  # who takes a moved patient: least_loaded | random | matched (uses the failed dyad's ratings) | as_allocation (policy.allocation's rule, referral information only)
+    handover: bool = False  # a joint handover session with the outgoing clinician at every move that has one (not on_leave=hold)
+    handover_risk_ratio: float = 0.5  # transition dropout risk multiplied by this with a handover (plausible 0.3-1.0)
+    preference_accuracy: float = 0.0  # share of patients whose approach preference allocation learns and honours when a matching clinician is free (0 = preferences ignored)
+    handover_transfer_share: float = 0.7  # share of team trust carried to the new clinician with a handover (alliance.transfer_share without; plausible 0.5-0.9)
     reassignment_priority: bool = True  # reassigned patients go before new referrals in the queue
 
 

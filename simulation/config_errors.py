@@ -31,7 +31,11 @@ MOVED: dict[str, tuple[str, ...]] = {
     "policy.unresolved_sessions": ("policy.unresolved_rupture.unresolved_sessions",),
     "policy.request_intercept": ("policy.patient_request.request_intercept",),
     "policy.request_slope": ("policy.patient_request.request_slope",),
+    "dropout.transition": ("dropout.transition_policy", "dropout.transition_patient_request",
+                           "dropout.transition_turnover"),
 }
+# Why a key split into several (default: each reassignment policy has its own section).
+MOVED_WHY: dict[str, str] = {"dropout.transition": "one transition risk per cause of the move"}
 
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[./@][A-Za-z0-9_]+)*")
@@ -187,12 +191,13 @@ def check_known_keys(cfg: Any, overrides: Sequence[str]) -> None:
 
 def moved_key_help(key: str, value: Any = NO_VALUE) -> Optional[str]:
     """Where a key that moved lives now, e.g. "moved to intervention.training_share (...)"; None if it did not move."""
-    new = MOVED.get(re.sub(r"^[+~]+", "", key))
+    old = re.sub(r"^[+~]+", "", key)
+    new = MOVED.get(old)
     if new is None:
         return None
     example = f"{new[0]}={value}" if value is not NO_VALUE else f"{new[0]}=..."
     where = " or ".join(new)
-    why = " (each reassignment policy has its own section)" if len(new) > 1 else ""
+    why = f" ({MOVED_WHY.get(old, 'each reassignment policy has its own section')})" if len(new) > 1 else ""
     return f"moved to {where}{why}; e.g. {example}"
 
 

@@ -74,6 +74,9 @@ cdef class Patient:
     cdef public double queue_days
     cdef public object carried
     cdef public object avoid
+    cdef public object carried_share
+    cdef public long preference_met
+    cdef public object revealed
 
 cdef class Dyad:
     cdef public long id
@@ -99,3 +102,5 @@ cdef class Dyad:
     cdef public long open_ruptures
     cdef public long low_ratings
     cdef public double last_patient_rating
+    cdef public double rating_sum
+    cdef public long ratings

@@ -104,6 +104,9 @@ class Patient:
     queue_days: cython.double = NAN  # referral to allocation (time on the waiting list)
     carried: dict = field(default_factory=dict)  # discipline -> team trust carried into its next dyad
     avoid: frozenset = frozenset()  # clinicians this patient was moved away from (not re-allocated)
+    carried_share: dict = field(default_factory=dict)  # discipline -> share of trust carried into the next dyad (a handover's; default alliance.transfer_share)
+    preference_met: cython.long = -1  # first dyad: -1 no preference, 0 not met, 1 met (Swift et al. 2018 comparison)
+    revealed: dict = field(default_factory=dict)  # discipline -> (failed clinician's style, fit it revealed): for matched re-matching
 
 
 @dataclass(eq=False)
@@ -134,3 +137,5 @@ class Dyad:
     open_ruptures: cython.long = 0  # ruptures since the last resolution (a repair resolves them all)
     low_ratings: cython.long = 0  # consecutive low patient ratings (alliance_threshold policy)
     last_patient_rating: cython.double = NAN
+    rating_sum: cython.double = 0.0  # patient ratings (instrument scale) summed over the dyad's rated sessions
+    ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)

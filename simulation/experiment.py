@@ -111,15 +111,55 @@ def _experiment_from(stem: str, data: object, source: str) -> Experiment:
     baseline = baseline or next(iter(scenarios))
     if baseline not in scenarios:
         raise ConfigError(f"{where}: baseline", baseline, f"one of its scenarios ({', '.join(scenarios)})")
-    return Experiment(name=stem, description=description or "", overrides=list(data.get("overrides") or []),
-                      baseline=baseline, scenarios=scenarios, kpis=list(data.get("kpis") or []),
-                      figures=list(data.get("figures") or []), extra=dict(extra or {}), source=source)
+    exp = Experiment(name=stem, description=description or "", overrides=list(data.get("overrides") or []),
+                     baseline=baseline, scenarios=scenarios, kpis=list(data.get("kpis") or []),
+                     figures=list(data.get("figures") or []), extra=dict(extra or {}), source=source)
+    if exp.extra.get("sensitivity"):
+        expand_sensitivity(exp)
+    return exp
 
 
 def _short(value: object, limit: int = 60) -> object:
     """A value as it is shown in a one-line error (long ones cut)."""
     text = repr(value)
     return value if len(text) <= limit else text[:limit] + "..."
+
+
+def expand_sensitivity(exp: Experiment) -> None:
+    """Add the scenarios of a one-at-a-time sensitivity analysis (``extra.sensitivity``), reusing what already runs."""
+    # ``extra.sensitivity`` names the reference scenario of each compared policy and of the
+    # comparator (``scenarios``: policy -> scenario, ``reference``: the comparator's policy), and
+    # ``parameters``: a list of ``{key, central, values, affects}`` (``central``: the value the
+    # reference scenarios already have; ``affects``: the policies whose results the key can
+    # change, default all). Each other value of each key gets a copy of every affected scenario
+    # with ``key=value`` added; an unaffected policy, or the central value, reuses the
+    # reference scenario. The points (policy, key, value ->
+    # scenario and comparator scenario) are stored in ``extra.sensitivity_points`` for the report.
+    spec = exp.extra["sensitivity"]
+    where = f"experiment {exp.name}: extra.sensitivity"
+    refs = dict(spec.get("scenarios") or {})
+    comparator = spec.get("reference")
+    if comparator not in refs or any(sc not in exp.scenarios for sc in refs.values()):
+        raise ConfigError(f"{where}.scenarios", refs, "policy -> one of the experiment's scenarios, including "
+                          "the reference policy")
+    points = []
+    for par in spec.get("parameters") or []:
+        key, values = str(par.get("key", "")), par.get("values")
+        if not key or not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.parameters", par, "{key: config key, central: v, values: [v, ...], affects: [policy, ...]}")
+        affects = set(par.get("affects") or refs)
+        for value in values:
+            made = {}
+            for policy, ref in refs.items():
+                if policy not in affects or value == par.get("central"):
+                    made[policy] = ref
+                    continue
+                name = f"sens_{key.replace('.', '_')}_{value}_{policy}"
+                exp.scenarios[name] = [o for o in exp.scenarios[ref] if override_key(o) != key] + [f"{key}={value}"]
+                made[policy] = name
+            points += [{"policy": policy, "parameter": key, "value": value, "scenario": made[policy],
+                        "reference": made[comparator]} for policy in refs if policy != comparator]
+    exp.extra["sensitivity_points"] = points
 
 
 def override_key(override: str) -> str:

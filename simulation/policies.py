@@ -2,7 +2,8 @@
 
 * allocation: which free clinician takes a patient off the waiting list;
 * reassignment: whether, after a session, a patient is moved to another clinician;
-* on_leave: what happens to a departing clinician's patients.
+* on_leave: what happens to a departing clinician's patients;
+* reallocation: which clinician takes a *moved* patient (``policy.reassignment_allocation``).
 
 A new policy is one class with ``@register_*("name")``. A reassignment policy that needs
 parameters gets its own section: a dataclass field of :class:`simulation.config.PolicyConfig`
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ALLOCATION: dict[str, Callable[..., "AllocationPolicy"]] = {}
 REASSIGNMENT: dict[str, Callable[..., "ReassignmentPolicy"]] = {}
 ON_LEAVE: dict[str, Callable[..., "OnLeavePolicy"]] = {}
+REALLOCATION: dict[str, Optional[Callable[..., "AllocationPolicy"]]] = {"as_allocation": None}
+GOLDEN = 0.6180339887498949  # shifts a patient's uniform from one move to the next (a fresh, reproducible draw)
 
 
 def _registrar(table: dict):
@@ -44,6 +47,7 @@ def _registrar(table: dict):
 register_allocation = _registrar(ALLOCATION)
 register_reassignment = _registrar(REASSIGNMENT)
 register_on_leave = _registrar(ON_LEAVE)
+register_reallocation = _registrar(REALLOCATION)
 
 
 def style_fit(patient_style: Sequence[float], clinician_style: Sequence[float]) -> float:
@@ -110,22 +114,63 @@ class RoundRobin(AllocationPolicy):
 
 @register_allocation("matched")
 class Matched(AllocationPolicy):
-    """The free clinician with the best *estimated* fit.
+    """The free clinician with the best *estimated* fit (matching on referral information)."""
 
-    The estimate correlates ``matching_accuracy`` with the true fit: it is
-    ``acc*fit + sqrt(1-acc^2)*noise`` with noise from the patient's own draws, so
-    accuracy 0 is random allocation and 1 is perfect matching.
-    """
+    # The estimate correlates ``matching_accuracy`` with the true fit: it is
+    # ``acc*fit + sqrt(1-acc^2)*noise`` with noise from the patient's own draws, so accuracy 0
+    # is random allocation and 1 is perfect matching. With ``use_revealed`` (re-matching a
+    # moved patient) it adds what the failed dyad revealed (:func:`revealed_fit`).
+    use_revealed = False
 
     def choose(self, patient, free):
+        """The free clinician with the highest estimated fit (ties to the lowest id)."""
         acc = self.cfg.matching_accuracy
         s = math.sqrt(max(0.0, 1.0 - acc * acc))
+        revealed = patient.revealed.get(free[0].discipline) if self.use_revealed else None
 
         def estimate(c: Clinician) -> float:
             noise = self.service.patient_normal(patient, c.id)
-            return acc * style_fit(patient.style, c.style) + s * noise
+            e = acc * style_fit(patient.style, c.style) + s * noise
+            if revealed is not None:
+                e += revealed_fit(revealed[0], revealed[1], c.style)
+            return e
 
         return max(free, key=lambda c: (estimate(c), -c.id))
+
+
+def revealed_fit(failed_style: Sequence[float], failed_fit: float, style: Sequence[float]) -> float:
+    """Expected fit with a clinician of ``style``, given the fit a failed dyad with ``failed_style`` revealed."""
+    # Fits are linear in the patient's unknown style x ~ N(0, I): f_c = x.s_c/sqrt(k). Given an
+    # estimate of f_old with error variance 1 (the ratings also carry capacity, skill and rating
+    # error), E[f_c | f_old] = (s_c.s_old/k) f_old / (|s_old|^2/k + 1): a clinician whose style is
+    # unlike the failed one's is expected to fit better after a low rating (worse after a high one).
+    k = len(style)
+    cov = sum(map(operator.mul, style, failed_style)) / k
+    var = sum(v * v for v in failed_style) / k
+    return cov * failed_fit / (var + 1.0)
+
+
+# --------------------------------------------------------------------------- reallocation
+@register_reallocation("least_loaded")
+class LeastLoadedMove(LeastLoaded):
+    """A moved patient goes to the least loaded colleague (the behaviour before re-matching)."""
+
+
+@register_reallocation("random")
+class RandomMove(AllocationPolicy):
+    """A moved patient goes to a uniformly random free colleague (a fresh draw per move)."""
+
+    def choose(self, patient, free):
+        """One of ``free`` from the patient's own uniform, shifted by the number of moves."""
+        u = (self.service.patient_uniform(patient, 1) + GOLDEN * patient.reassignments) % 1.0
+        return free[min(int(u * len(free)), len(free) - 1)]
+
+
+@register_reallocation("matched")
+class MatchedMove(Matched):
+    """A moved patient goes to the best estimated fit, the estimate using the failed dyad's ratings too."""
+
+    use_revealed = True
 
 
 # --------------------------------------------------------------------------- reassignment
@@ -280,6 +325,12 @@ class HoldForReplacement(OnLeavePolicy):
                 svc.requeue(p, new.discipline, priority=True)
                 continue
             svc.start_dyad(p, new, carried=p.carried.pop(new.discipline, None))
+
+
+def make_reallocation(cfg: PolicyConfig, service: "PolicyPort", allocation: AllocationPolicy) -> AllocationPolicy:
+    """The rule that takes a moved patient (``policy.reassignment_allocation``; as_allocation: ``allocation``)."""
+    maker = REALLOCATION[cfg.reassignment_allocation]
+    return allocation if maker is None else maker(cfg, service)
 
 
 def make_policies(cfg: PolicyConfig, service: "PolicyPort"):

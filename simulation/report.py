@@ -112,7 +112,12 @@ def summary_text(res: Results) -> str:
                 " Parameters: the calibrated point values (run.parameters=point): the intervals show Monte "
                 "Carlo noise only.")]
     s = summary.set_index(["scenario", "kpi"])
-    for sc in [x.name for x in res.scenarios]:
+    points = (exp.extra.get("sensitivity_points") or []) if exp else []
+    hidden = {n for p in points for n in (p["scenario"], p["reference"]) if str(n).startswith("sens_")}
+    if hidden:
+        lines.append(f"{len(hidden)} sensitivity scenarios (sens_*) are summarised in the report's "
+                     "analysis/sensitivity.csv, not here.")
+    for sc in [x.name for x in res.scenarios if x.name not in hidden]:
         rows = []
         for kpi in names:
             if (sc, kpi) not in s.index:

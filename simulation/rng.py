@@ -28,6 +28,7 @@ TURNOVER = 6
 ABSENCE = 7
 POLICY = 8
 TRAINING = 9
+PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

@@ -29,7 +29,7 @@ from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
 from .events import Wake, run_until
 from .lazyheap import LazyHeap
-from .policies import make_policies, style_fit
+from .policies import make_policies, make_reallocation, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
 from .session import SessionStep, update_team_alliance
@@ -126,6 +126,10 @@ class Service:
                                                 self.scenario, self.replication)
         self.rupture = make_rupture_model(cfg.rupture, cfg.alliance.reference, cfg.intervention.monitoring_detection_gain)
         self.allocation, self.reassignment, self.on_leave = make_policies(cfg.policy, self)
+        self.reallocation = make_reallocation(cfg.policy, self, self.allocation)  # who takes a moved patient
+        dc = cfg.dropout
+        self.transition_risk = {"patient_request": dc.transition_patient_request, "policy": dc.transition_policy,
+                                "turnover": dc.transition_turnover}  # one-off dropout risk of a move, by cause
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
         self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
 
@@ -141,11 +145,18 @@ class Service:
                                        lambda g, n, w: g.standard_normal((n, w)), rng.CLINICIAN_BATCH)
         self._clin_u = rng.BatchedRows(self.streams, rng.CLINICIANS, (1,), 3,
                                        lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
+        # Approach preferences (drawn only when population.preference_share > 0): a patient's
+        # (has one, which, known to allocation) uniforms, a clinician's approach uniform.
+        self.preferences = cfg.population.preference_share > 0
+        self._pref_p = rng.BatchedRows(self.streams, rng.PREFERENCE, (0,), 3,
+                                       lambda g, n, w: g.random((n, w)), rng.PATIENT_BATCH)
+        self._pref_c = rng.BatchedRows(self.streams, rng.PREFERENCE, (1,), 1,
+                                       lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
 
         self.patients: list[Patient] = []
         self.clinicians: list[Clinician] = []
         self.dyads_created = 0
-        self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician)
+        self.reassignment_log: list[tuple] = []  # (patient_id, day, cause, from_clinician, handover)
         self.timeseries: list[tuple] = []
         self.caseload_samples: list[tuple] = []  # (day, discipline, clinicians in post, mean caseload)
         # waiting[(team, discipline)]: FIFO of patients needing a dyad; priority first.
@@ -394,8 +405,29 @@ class Service:
                 q.popleft()
             else:
                 del q[i]
-            clinician = self.allocation.choose(patient, options)
+            if self.preferences:
+                options = self.accommodate(patient, options)
+            moved = d in patient.carried  # a moved patient: policy.reassignment_allocation chooses
+            clinician = (self.reallocation if moved else self.allocation).choose(patient, options)
             self.start_dyad(patient, clinician, carried=patient.carried.pop(d, None))
+
+    def preference(self, p: Patient) -> int:
+        """The approach (0 or 1) the patient prefers, or -1 for none (``population.preference_share``)."""
+        u = self._pref_p.row(p.id)
+        return int(u[1] < 0.5) if u[0] < self.cfg.population.preference_share else -1
+
+    def approach(self, c: Clinician) -> int:
+        """The clinician's approach (0 or 1, half each), the same person in every scenario."""
+        return int(self._pref_c.row(c.id)[0] < 0.5)
+
+    def accommodate(self, p: Patient, options: list[Clinician]) -> list[Clinician]:
+        """The free clinicians of the patient's preferred approach when allocation knows the
+        preference (``policy.preference_accuracy``) and one is free; else all of ``options``."""
+        want = self.preference(p)
+        if want < 0 or self._pref_p.row(p.id)[2] >= self.cfg.policy.preference_accuracy:
+            return options
+        liked = [c for c in options if self.approach(c) == want]
+        return liked or options
 
     @staticmethod
     def has_dyad(p: Patient, d: int) -> bool:
@@ -433,7 +465,8 @@ class Service:
         c.strain = over / c.comfortable_caseload if over > 0 else 0.0
 
     def start_dyad(self, p: Patient, c: Clinician, carried: Optional[float] = None) -> Dyad:
-        """Open a dyad: potential from capacity, skill and fit; start from scratch or carried trust."""
+        """Open a dyad: potential from the *new* clinician's fit (a failed dyad's mismatch does not carry over), start from scratch or carried trust."""
+        # Carried trust: a share alliance.transfer_share, or policy.handover_transfer_share after a handover.
         al = self.cfg.alliance
         d = c.discipline
         seq = p.dyad_seq[d]
@@ -441,13 +474,18 @@ class Service:
         tape = self.tapes.tape(p.id, d, seq)
         z = tape.z
         fit = al.fit_sd * style_fit(p.style, c.style)
+        if self.preferences and (want := self.preference(p)) >= 0:
+            met = self.approach(c) == want
+            fit += (0.5 if met else -0.5) * al.preference_shift
+            if p.preference_met < 0:
+                p.preference_met = int(met)  # the first dyad's (what a preference trial compares)
         base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
                 + self.disciplines[d].alliance_shift)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
+        ts = p.carried_share.pop(d, al.transfer_share) if p.carried_share else al.transfer_share
         if carried is None:
             start = [al.initial_share * pk for pk in pots]
         else:
-            ts = al.transfer_share
             start = [ts * carried + (1 - ts) * al.initial_share * pk for pk in pots]
         w = self.care_weights[self.care.index(d)] if d in self.care else 0.0
         dyad: Dyad = Dyad(id=self.dyads_created, patient=p, clinician=c, discipline=d, tape=tape, weight=w,
@@ -492,35 +530,58 @@ class Service:
     def reassign(self, dyad: Dyad, cause: str, priority: bool = False, queue: bool = True) -> bool:
         """End a dyad and put the patient back in line for the same discipline.
 
-        The new dyad starts from carried-over team trust; the transition itself carries a
-        one-off dropout risk (drawn from the old dyad's tape, so it is synchronised). A
-        voluntary move (cause "policy" or "patient_request") never returns the patient to
-        the clinician they left. The caller (a policy) chooses whether the patient queues
-        ahead of new referrals (``priority``); with ``queue`` false the patient joins no
-        queue and the caller keeps them (to wait for a replacement clinician). Returns
-        whether the patient is still in care.
+        The transition carries a one-off dropout risk by cause (``dropout.transition_<cause>``,
+        times ``policy.handover_risk_ratio`` after a handover), drawn from the old dyad's tape
+        (synchronised across scenarios). The new dyad starts from carried-over team trust; what
+        the failed dyad's ratings revealed about fit is kept for re-matching. A handover
+        (``policy.handover``) is held whenever the patient goes straight to a colleague
+        (``queue``): not when held for a replacement, as the outgoing clinician has gone. A
+        voluntary move (cause "policy" or "patient_request") never returns the patient to the
+        clinician they left. The caller (a policy) chooses whether the patient queues ahead of
+        new referrals (``priority``); with ``queue`` false the patient joins no queue and the
+        caller keeps them. Returns whether the patient is still in care.
         """
         p = dyad.patient
         c = dyad.clinician
+        d = dyad.discipline
+        pol = self.cfg.policy
         trust = p.team_alliance
         self.end_dyad(dyad)
         p.reassignments += 1
-        self.reassignment_log.append((p.id, self.env.now, cause, c.id))
+        handover = bool(pol.handover) and queue
+        self.reassignment_log.append((p.id, self.env.now, cause, c.id, handover))
+        risk = self.transition_risk[cause] * (pol.handover_risk_ratio if handover else 1.0)
         u = dyad.tape.u[rng.HEADER_UNIFORM - 1]
-        if u < self.cfg.dropout.transition:
+        if u < risk:
             self.discharge(p, "dropout")
             self.fill(c.team, c.discipline)
             return False
-        p.carried[dyad.discipline] = trust
+        p.carried[d] = trust
+        if handover:
+            p.carried_share[d] = pol.handover_transfer_share
+        if dyad.ratings > 0:
+            p.revealed[d] = (c.style, self._revealed_fit(dyad))
         if cause != "turnover":
             p.avoid = p.avoid | {c.id}
         if not queue:
             return True
-        self.requeue(p, dyad.discipline, priority)
+        self.requeue(p, d, priority)
         self.fill(c.team, c.discipline)
         if c.team != p.team:
-            self.fill(p.team, dyad.discipline)
+            self.fill(p.team, d)
         return True
+
+    def _revealed_fit(self, dyad: Dyad) -> float:
+        """The dyad's fit (style-fit SD units) as its mean patient rating shows it, for re-matching."""
+        # The rating's shortfall on the logit scale from an average dyad's potential, over fit_sd.
+        al = self.cfg.alliance
+        if al.fit_sd <= 0.0:
+            return 0.0
+        a = ((dyad.rating_sum / dyad.ratings - al.scale_min) / (al.scale_max - al.scale_min)
+             - al.patient_bias_mean)
+        a = min(0.98, max(0.02, a))
+        average = al.potential_intercept + self.disciplines[dyad.discipline].alliance_shift
+        return max(-3.0, min(3.0, (math.log(a / (1.0 - a)) - average) / al.fit_sd))
 
     def discharge(self, p: Patient, reason: str) -> None:
         """End all of a patient's dyads and record the exit; refill freed slots."""

@@ -338,6 +338,8 @@ class SessionStep:
                 rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp
+                dyad.rating_sum += rp
+                dyad.ratings += 1
             obs = self.symptoms(p, seen.outcome_skill, effect, zv[k + Z_SYMPTOM], zv[k + Z_MEASURE], uv[j + U_GAIN])
             dyad.attended += 1
             p.sessions_attended += 1

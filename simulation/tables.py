@@ -59,6 +59,7 @@ def _patients_table(ps: list, end: float, reliable_change: float, caseness: floa
         "alliance_clinician_s3": _column(ps, "alliance_clinician_s3", f8),
         "alliance_patient_early": early,
         "first_clinician_id": _column(ps, "first_clinician_id", i8),
+        "preference_met": _column(ps, "preference_met", i8),
         "measured": _column(ps, "measured", bool),
         "max_sessions": _column(ps, "max_sessions", i8),
         "latent_baseline_severity": _column(ps, "baseline_severity", f8),
@@ -98,9 +99,10 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
                                                        "mean_caseload"])
     caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines])
-    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id"])
+    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id",
+                                                                 "handover"])
     reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
-                                          "from_clinician_id": "int64"})
+                                          "from_clinician_id": "int64", "handover": bool})
     out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries, "caseloads": caseloads,
            "reassignments": reassignments}
     sessions = svc.session_table()  # None when off or streamed to part files

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .config import Config
 from .errors import ConfigError
-from .policies import ALLOCATION, ON_LEAVE, REASSIGNMENT
+from .policies import ALLOCATION, ON_LEAVE, REALLOCATION, REASSIGNMENT
 from .rupture import RUPTURE_MODELS
 
 Rule = Callable[[str, Any], None]  # raises ConfigError(key, value, allowed) or returns None
@@ -279,7 +279,9 @@ FIELD_RULES: dict[str, Rule] = {
     "dropout.after_dna": free,
     "dropout.wait_per_week": free,
     "dropout.engagement": free,
-    "dropout.transition": probability,
+    "dropout.transition_patient_request": probability,
+    "dropout.transition_policy": probability,
+    "dropout.transition_turnover": probability,
     # outcome
     "outcome.response_rate": probability,
     "outcome.response_sd": non_negative,
@@ -326,6 +328,13 @@ FIELD_RULES: dict[str, Rule] = {
     "policy.patient_request.request_slope": non_negative,
     "policy.patient_request.request_intercept": free,
     "policy.on_leave": one_of(lambda: ON_LEAVE),
+    "policy.reassignment_allocation": one_of(lambda: REALLOCATION),
+    "policy.handover": free,
+    "policy.preference_accuracy": probability,
+    "population.preference_share": probability,
+    "alliance.preference_shift": non_negative,
+    "policy.handover_risk_ratio": probability,
+    "policy.handover_transfer_share": probability,
     "policy.reassignment_priority": free,
     # turnover
     "turnover.annual_rate": annual_rate,

@@ -19,7 +19,7 @@ dyads' session processes:
   ``reassign`` (queue at once, with priority, for a colleague in the team) or ``hold``
   (wait without sessions for the replacement). Either way the change is recorded as a
   reassignment with cause ``turnover`` on the day of departure, carries the one-off
-  transition dropout risk, and the new dyad starts from carried-over team trust.
+  transition dropout risk (``dropout.transition_turnover``), and the new dyad starts from carried-over team trust.
 * **Sickness absence.** Episodes start as a Poisson process at ``absence_per_year`` per
   clinician-year in post (gaps counted from the end of the previous episode) and last
   an exponential time with mean ``absence_mean_days``, both drawn from the clinician's

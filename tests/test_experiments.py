@@ -32,7 +32,7 @@ def test_shipped_experiment_loads_and_its_scenarios_compose(name):
                 continue
             group, attr = key.split(".", 1)
             got = getattr(getattr(s.config, group), attr)
-            assert str(got) == value or float(got) == pytest.approx(float(value)), (s.name, o)
+            assert str(got) in (value, value.capitalize()) or float(got) == pytest.approx(float(value)), (s.name, o)
     import analysis.report  # noqa: F401  (imports every module that registers figures)
     from analysis.figures import FIGURES
 
@@ -42,8 +42,14 @@ def test_shipped_experiment_loads_and_its_scenarios_compose(name):
 
 def test_reassignment_experiment_uses_the_agreed_keys():
     exp = load_experiment("reassignment_policies")
-    keys = {override_key(o) for v in exp.scenarios.values() for o in v}
-    assert keys == {"policy", "turnover.annual_rate"}
+    main = {k: v for k, v in exp.scenarios.items() if not k.startswith("sens_")}
+    keys = {override_key(o) for v in main.values() for o in v}
+    assert keys == {"policy", "turnover.annual_rate", "policy.handover", "policy.reassignment_allocation"}
+    varied = {p["key"] for p in exp.extra["sensitivity"]["parameters"]}
+    assert varied == {"dropout.transition_policy", "dropout.transition_patient_request",
+                      "dropout.transition_turnover", "alliance.transfer_share", "alliance.fit_sd"}
+    sens = {override_key(o) for k, v in exp.scenarios.items() if k.startswith("sens_") for o in v}
+    assert sens == {"policy", "turnover.annual_rate"} | varied
     policies = {o.split("=")[1] for v in exp.scenarios.values() for o in v if o.startswith("policy=")}
     assert policies == {"continuity", "alliance_threshold", "unresolved_rupture", "patient_request"}
     rates = {float(o.split("=")[1]) for v in exp.scenarios.values() for o in v if o.startswith("turnover.")}

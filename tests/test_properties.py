@@ -20,7 +20,7 @@ from simulation.api import load_config
 from simulation.config import Config, DisciplineConfig
 from simulation.entities import EXIT_REASONS
 from simulation.errors import ConfigError
-from simulation.policies import ALLOCATION
+from simulation.policies import ALLOCATION, REALLOCATION
 from simulation.runner import run_chunk
 from simulation.validate import FIELD_RULES, validate
 
@@ -77,7 +77,8 @@ def valid_configs(draw) -> Config:
     attendance = _replace(cfg.attendance, dna_intercept=draw(st.floats(-6.0, 3.0)),
                           consecutive_dna_discharge=draw(st.integers(1, 4)))
     dropout = _replace(cfg.dropout, intercept=draw(st.floats(-8.0, 2.0)), early_boost=draw(st.floats(0.0, 4.0)),
-                       alliance=draw(st.floats(0.0, 8.0)), transition=draw(prob))
+                       alliance=draw(st.floats(0.0, 8.0)), transition_policy=draw(prob),
+                       transition_patient_request=draw(prob), transition_turnover=draw(prob))
     outcome = _replace(cfg.outcome, response_rate=draw(st.floats(0.0, 0.5)), sudden_gain_prob=draw(prob),
                        noise_sd=draw(st.floats(0.0, 3.0)), min_sessions_recovery_discharge=draw(st.integers(0, 5)))
     smin = draw(st.floats(0.0, 0.5))
@@ -86,7 +87,9 @@ def valid_configs(draw) -> Config:
                        erosion=draw(st.floats(0.0, 0.2)), repair_gain=draw(st.floats(0.0, 0.2)))
     intervention = _replace(cfg.intervention, training_share=draw(prob), monitoring_every=draw(st.integers(0, 4)))
     policy = _replace(cfg.policy, allocation=draw(st.sampled_from(sorted(ALLOCATION))),
-                      matching_accuracy=draw(prob))
+                      matching_accuracy=draw(prob), handover=draw(st.booleans()),
+                      handover_risk_ratio=draw(prob), handover_transfer_share=draw(prob),
+                      reassignment_allocation=draw(st.sampled_from(sorted(REALLOCATION))))
     return Config(run=run, output=output, service=service, population=population, clinicians=cfg.clinicians,
                   alliance=alliance, attendance=attendance, dropout=dropout, outcome=outcome, rupture=rupture,
                   intervention=intervention, policy=policy, turnover=cfg.turnover)

@@ -14,7 +14,7 @@ B_SMALL = ["reference=community_team", "run.replications=1", "run.warmup_days=40
 
 
 def _service(overrides):
-    cfg = load_config(["service.referrals_per_week=0", "service.clinicians=3", "dropout.transition=0",
+    cfg = load_config(["service.referrals_per_week=0", "service.clinicians=3", "dropout.transition_policy=0", "dropout.transition_patient_request=0", "dropout.transition_turnover=0",
                        "policy=alliance_threshold"] + overrides)
     return Service(cfg, 0)
 

@@ -154,7 +154,7 @@ def test_certain_dropout_at_the_first_session():
 
 
 def test_zero_dropout():
-    res = run(EXTREME + ["dropout.intercept=-60", "dropout.early_boost=0", "dropout.transition=0"])
+    res = run(EXTREME + ["dropout.intercept=-60", "dropout.early_boost=0", "dropout.transition_policy=0", "dropout.transition_patient_request=0", "dropout.transition_turnover=0"])
     p = res.patients
     assert not (p["exit_reason"] == "dropout").any()
     assert (p["exit_reason"].isin(["recovered", "completed", "dna_discharge", "censored", "left_waiting_list"])).all()

@@ -98,7 +98,7 @@ def test_caps_hold_during_reassignment_waves(on_leave):
 def test_hold_restarts_with_the_replacement():
     delay = 30.0
     res = run(B_SMALL + ["policy.on_leave=hold", f"turnover.recruitment_delay_days={delay}",
-                         "dropout.transition=0"])
+                         "dropout.transition_policy=0", "dropout.transition_patient_request=0", "dropout.transition_turnover=0"])
     c = res.clinicians.set_index("clinician_id")
     s = res.sessions
     r = res.reassignments[res.reassignments["cause"] == "turnover"]

@@ -47,7 +47,7 @@ BAD = [
     (["service.clinicians=0"], "service.clinicians", ">= 1"),
     (["service.disciplines.0.caseload_cap=0"], "service.disciplines[0].caseload_cap", ">= 1"),
     (["population.low_intensity_share=1.5"], "population.low_intensity_share", "[0, 1]"),
-    (["dropout.transition=-0.1"], "dropout.transition", "[0, 1]"),
+    (["dropout.transition_policy=-0.1"], "dropout.transition_policy", "[0, 1]"),
     (["outcome.sudden_gain_prob=2"], "outcome.sudden_gain_prob", "[0, 1]"),
     (["rupture.report_prob=1.01"], "rupture.report_prob", "[0, 1]"),
     (["clinicians.style_dims=0"], "clinicians.style_dims", "[1, 4]"),
