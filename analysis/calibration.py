@@ -70,11 +70,13 @@ def _corr(x: pd.Series, y: pd.Series) -> float:
 
 # ---------------------------------------------------------------------------- estimators
 def early_alliance_outcome_r(t: Tables) -> float:
+    """Target 1: r of early patient-rated alliance (sessions 3-5) with pre-post change."""
     a = _attenders(t["patients"])
     return _corr(a["alliance_patient_early"], _improvement(a))
 
 
 def rater_gap_d(t: Tables) -> float:
+    """Target 2a: patient minus clinician rating at session 3, in pooled SDs."""
     m = _measured(t["patients"]).dropna(subset=["alliance_patient_s3", "alliance_clinician_s3"])
     if len(m) < 3:
         return np.nan
@@ -84,16 +86,19 @@ def rater_gap_d(t: Tables) -> float:
 
 
 def rater_r(t: Tables) -> float:
+    """Target 2b: r of patient and clinician ratings at session 3."""
     m = _measured(t["patients"])
     return _corr(m["alliance_patient_s3"], m["alliance_clinician_s3"])
 
 
 def reported_rupture_session_share(t: Tables) -> float:
+    """Target 3: share of attended sessions with a patient-reported rupture."""
     s = measured_sessions(t)
     return float(s["rupture_reported"].mean()) if len(s) else np.nan
 
 
 def reported_rupture_patient_share(t: Tables) -> float:
+    """Target 4: share of finishers reporting at least one rupture."""
     f = finishers(t["patients"])
     return float((f["ruptures_reported"] > 0).mean()) if len(f) else np.nan
 
@@ -171,6 +176,7 @@ def unilateral_ending_share(t: Tables) -> float:
 
 
 def early_dropout_share(t: Tables) -> float:
+    """Target 7: share of dropouts with at most 2 attended sessions."""
     a = _attenders(t["patients"])
     d = a[a["exit_reason"] == "dropout"]
     return float((d["sessions_attended"] <= 2).mean()) if len(d) else np.nan
@@ -269,6 +275,7 @@ def km_crossing(time: np.ndarray, event: np.ndarray, level: float) -> float:
 
 
 def finisher_mean_sessions(t: Tables) -> float:
+    """Target 10a: mean attended sessions of finishers."""
     f = finishers(t["patients"])
     return float(f["sessions_attended"].mean()) if len(f) else np.nan
 

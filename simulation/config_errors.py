@@ -100,6 +100,7 @@ def known_keys(key: str) -> list[str]:
 
 
 def group_options(group: str) -> list[str]:
+    """The options of a config group (its YAML files), for 'allowed' in messages."""
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
@@ -180,6 +181,7 @@ def unknown_keys(container: Any, cls: type = Config, prefix: str = "") -> Option
 
 
 def check_known_keys(cfg: Any, overrides: Sequence[str]) -> None:
+    """Refuse keys the schema does not know (with a hint, or the key's new place if it moved)."""
     from omegaconf import OmegaConf
 
     container = OmegaConf.to_container(cfg, resolve=False, structured_config_mode=None)

@@ -91,6 +91,7 @@ class RandomAllocation(AllocationPolicy):
     """A uniformly random free clinician (draw from the patient's own attributes)."""
 
     def choose(self, patient, free):
+        """A free clinician picked with the patient's own uniform (the same across scenarios)."""
         u = self.service.patient_uniform(patient, 0)
         return free[min(int(u * len(free)), len(free) - 1)]
 
@@ -104,6 +105,7 @@ class RoundRobin(AllocationPolicy):
         self.last: dict[int, int] = {}
 
     def choose(self, patient, free):
+        """The next free clinician after the last one picked in this discipline, in id order."""
         d = free[0].discipline
         last = self.last.get(d, -1)
         ordered = sorted(free, key=lambda c: c.id)
@@ -231,6 +233,7 @@ class AllianceThreshold(_Measured):
     """
 
     def after_session(self, dyad, patient_rating, u_policy):
+        """Count low measured ratings; move after `consecutive` in a row if the team has another clinician."""
         if not self.measured(dyad):
             return None
         if patient_rating < self.cfg.threshold:
@@ -248,6 +251,7 @@ class UnresolvedRupture(_Measured):
     attended sessions after the one in which it happened; cause "policy"."""
 
     def after_session(self, dyad, patient_rating, u_policy):
+        """Move when a rupture has stayed unresolved for `unresolved_sessions` sessions."""
         if (dyad.unresolved and dyad.unresolved_sessions >= self.cfg.unresolved_sessions
                 and self.has_alternative(dyad)):
             return "policy"
@@ -262,6 +266,7 @@ class PatientRequest(_Measured):
     session's policy uniform on the dyad's tape (synchronised across scenarios)."""
 
     def after_session(self, dyad, patient_rating, u_policy):
+        """The patient asks to change with a probability that rises as their rating falls."""
         x = self.cfg.request_intercept + self.cfg.request_slope * (self.cfg.threshold - patient_rating)
         prob = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
         if u_policy < prob and self.has_alternative(dyad):

@@ -45,16 +45,19 @@ def probability(key: str, v: Any) -> None:
 
 
 def positive(key: str, v: Any) -> None:
+    """Rule: a number > 0."""
     if not v > 0:
         raise ConfigError(key, v, "a number > 0")
 
 
 def non_negative(key: str, v: Any) -> None:
+    """Rule: a number >= 0."""
     if not v >= 0:
         raise ConfigError(key, v, "a number >= 0")
 
 
 def at_least(lo: int) -> Rule:
+    """Rule factory: an integer >= lo."""
     def rule(key: str, v: Any) -> None:
         if not v >= lo:
             raise ConfigError(key, v, f"an integer >= {lo}")
@@ -62,6 +65,7 @@ def at_least(lo: int) -> Rule:
 
 
 def between(lo: float, hi: float) -> Rule:
+    """Rule factory: a value in [lo, hi]."""
     def rule(key: str, v: Any) -> None:
         if not lo <= v <= hi:
             raise ConfigError(key, v, f"a value in [{lo}, {hi}]")
@@ -78,6 +82,7 @@ def one_of(options: Any) -> Rule:
 
 
 def optional(inner: Rule) -> Rule:
+    """Rule factory: None, or a value that passes ``inner``."""
     def rule(key: str, v: Any) -> None:
         if v is not None:
             inner(key, v)
@@ -147,6 +152,7 @@ def _experiments() -> list[str]:
 
 
 def experiment_name(key: str, v: Any) -> None:
+    """Rule: a shipped experiment's name or a path to an experiment YAML file."""
     from pathlib import Path
 
     try:
@@ -161,6 +167,7 @@ def experiment_name(key: str, v: Any) -> None:
 
 
 def annual_rate(key: str, v: Any) -> None:
+    """Rule: a yearly rate in [0, 12] (leavers per clinician-year)."""
     if not 0.0 <= v <= 12.0:
         raise ConfigError(key, v, "a number >= 0 and <= 12 (leavers per clinician-year)")
 
