@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from simulation.api import load_config, run
 from simulation.config import CostConfig
@@ -34,7 +35,8 @@ def team_list(*teams: tuple[str, float, int, int]) -> str:
     return f"service.team_list=[{items}]"
 
 
-EVEN_B = team_list(("north", 2.35, 6, 1), ("south", 2.35, 6, 1))
+B_RATE = yaml.safe_load((ROOT / "configs" / "service" / "community_team.yaml").read_text())["referrals_per_week"]
+EVEN_B = team_list(("north", B_RATE / 2, 6, 1), ("south", B_RATE / 2, 6, 1))  # B's demand, split evenly
 
 
 def test_equal_teams_described_one_by_one_give_identical_tables():
