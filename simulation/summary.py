@@ -29,16 +29,24 @@ INTERVALS = {
 }
 
 
-def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-based interval of independent replications (NaNs dropped)."""
+def _replicates(values) -> tuple[np.ndarray, int, Optional[tuple[float, float, float]]]:
+    """The finite replication values, their count, and the answer when there are too few for an interval."""
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     n = len(v)
     if n == 0:
-        return (np.nan, np.nan, np.nan)
-    m = float(v.mean())
+        return v, n, (np.nan, np.nan, np.nan)
     if n == 1:
-        return (m, np.nan, np.nan)
+        return v, n, (float(v.mean()), np.nan, np.nan)
+    return v, n, None
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t-based interval of independent replications (NaNs dropped)."""
+    v, n, few = _replicates(values)
+    if few is not None:
+        return few
+    m = float(v.mean())
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
     return (m, m - half, m + half)
 
@@ -50,14 +58,10 @@ def bounded_ci(values, scale: str, level: float = 0.95) -> tuple[float, float, f
         return (m, max(0.0, lo), hi) if scale == "t0" and np.isfinite(lo) else (m, lo, hi)
     if scale != "logit":
         raise ValueError(f"interval scale must be t, t0 or logit, not {scale!r}")
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    n = len(v)
-    if n == 0:
-        return (np.nan, np.nan, np.nan)
+    v, n, few = _replicates(values)
+    if few is not None:
+        return few
     m = float(v.mean())
-    if n == 1:
-        return (m, np.nan, np.nan)
     se = float(v.std(ddof=1) / np.sqrt(n))
     t = float(stats.t.ppf(0.5 + level / 2, n - 1))
     if m <= 0 or m >= 1 or se == 0:  # every replication at a bound (or identical): no spread to show
