@@ -117,6 +117,15 @@ BOUNDS: dict[str, Bound] = {
     "low_intensity_severity": Bound(0.0, 20.0, (0.0, 5.0), "log-odds per SD of severity"),
     "max_sessions_low": COUNT_SESSIONS,
     "max_sessions_high": COUNT_SESSIONS,
+    # population.anxiety (GAD-7): IAPT referral mean about 12-13, SD 4-5.5; PHQ-9 correlation 0.55-0.85
+    # (Kroenke et al. 2010, Löwe et al. 2008); caseness 8 and reliable change 4 (IAPT manual)
+    "AnxietyConfig.max": Bound(0.0, 1e6, (1.0, 1000.0), "scale points", lo_open=True),
+    "AnxietyConfig.mean": Bound(0.0, 1e6, (10.0, 15.0), "scale points"),
+    "AnxietyConfig.sd": Bound(0.0, 1e6, (4.0, 5.5), "scale points"),
+    "AnxietyConfig.correlation": Bound(-1.0, 1.0, (0.55, 0.85), "correlation"),
+    "AnxietyConfig.measurement_sd": Bound(0.0, 1e6, (1.0, 3.0), "scale points"),
+    "AnxietyConfig.caseness": Bound(0.0, 1e6, (5.0, 15.0), "scale points"),
+    "AnxietyConfig.reliable_change": Bound(0.0, 1e6, (3.0, 6.0), "scale points", lo_open=True),
     # clinicians
     "alliance_skill_sd": Bound(0.0, 3.0, (0.0, 1.5), "log-odds SD"),
     "outcome_skill_sd": Bound(0.0, 3.0, (0.0, 1.0), "log response-rate SD"),

@@ -97,6 +97,20 @@ class ServiceConfig:
 
 
 @dataclass
+class AnxietyConfig:
+    """The anxiety questionnaire (GAD-7) scored beside the severity scale, for IAPT's two-measure recovery."""
+
+    scale: Optional[str] = None  # GAD-7, or None: no anxiety measure (recovery uses the severity scale alone)
+    max: float = 21.0  # top of the anxiety scale (GAD-7: 7 items scored 0-3)
+    mean: float = 12.5  # mean score at referral (IAPT referrals: about 12-13; plausible 10-15)
+    sd: float = 4.5  # SD of the score at referral (plausible 4-5.5)
+    correlation: float = 0.75  # correlation with the observed severity score at referral (Kroenke et al. 2010: ~0.75; plausible 0.55-0.85)
+    measurement_sd: float = 2.0  # error of one questionnaire (points): SD x sqrt(1 - test-retest 0.83), Spitzer et al. 2006
+    caseness: float = 8.0  # a case at this score or above (IAPT: GAD-7 >= 8)
+    reliable_change: float = 4.0  # improvement (points) that counts as reliable (IAPT: GAD-7 >= 4)
+
+
+@dataclass
 class PopulationConfig:
     """Patients referred to the service (one group per run)."""
 
@@ -120,6 +134,7 @@ class PopulationConfig:
     max_sessions_low: int = 8  # course length cap, short course (attended sessions)
     max_sessions_high: int = 20  # course length cap, long course (attended sessions)
     preference_share: float = 0.0  # share of patients who prefer one of two clinician approaches (0 = no preferences; plausible 0.3-0.9)
+    anxiety: AnxietyConfig = field(default_factory=AnxietyConfig)  # the anxiety measure (GAD-7) scored beside severity; off unless anxiety.scale is set
 
 
 @dataclass

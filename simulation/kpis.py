@@ -55,8 +55,10 @@ KPI_INFO: dict[str, Kpi] = {
                                   "baseline (patients column `recovered`, Jacobson-Truax) / measured patients "
                                   "offered a first appointment whose course ended", "proportion", _P),
     "iapt_recovery_rate": Kpi("IAPT recovery of finishers", "finishers (ended with >= 2 attended sessions) at "
-                              "caseness at referral whose last score is below caseness / those finishers "
-                              "(NHS Digital's IAPT 'recovery', calibration target 10b)", "proportion", _P),
+                              "caseness at referral on the severity score or the anxiety score (GAD-7 >= 8) whose "
+                              "last scores are both below caseness / those finishers (NHS Digital's IAPT "
+                              "'recovery', calibration target 10b; without an anxiety measure, severity alone)",
+                              "proportion", _P),
     "reliable_improvement_rate": Kpi("Reliable improvement", "reliable improvement from baseline / measured "
                                      "patients offered a first appointment whose course ended", "proportion", _P),
     "left_waiting_list_rate": Kpi("Left the waiting list", "left the waiting list / measured patients referred",
@@ -148,11 +150,16 @@ def attenders_ended(patients: pd.DataFrame) -> pd.DataFrame:
     return m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
 
 
-def iapt_recovery(patients: pd.DataFrame, caseness: float) -> float:
-    """IAPT recovery: of finishers at caseness at referral, the share whose last score is below caseness."""
+def iapt_recovery(patients: pd.DataFrame, caseness: float, anxiety_caseness: Optional[float] = None) -> float:
+    """IAPT recovery: of finishers at caseness at referral on either measure, the share with both last scores
+    below caseness (the severity score alone when ``anxiety_caseness`` is None)."""
     f = finishers(patients)
-    f = f[f["baseline_severity"] >= caseness]
-    return float((f["final_severity"] < caseness).mean()) if len(f) else np.nan
+    case = f["baseline_severity"] >= caseness
+    below = f["final_severity"] < caseness
+    if anxiety_caseness is not None:
+        case |= f["gad7_referral"] >= anxiety_caseness
+        below &= f["gad7_last"] < anxiety_caseness
+    return float(below[case].mean()) if case.any() else np.nan
 
 
 def attender_dropout(patients: pd.DataFrame) -> float:
@@ -162,10 +169,11 @@ def attender_dropout(patients: pd.DataFrame) -> float:
 
 
 def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: float,
-                 costs: Optional[CostConfig] = None, end_day: Optional[float] = None) -> pd.DataFrame:
+                 costs: Optional[CostConfig] = None, end_day: Optional[float] = None,
+                 anxiety_caseness: Optional[float] = None) -> pd.DataFrame:
     """One row per (scenario, replication) in ``tables``: every KPI of :data:`KPI_INFO` (the cost KPIs
-    NaN without ``costs``), then the per-discipline caseload and utilisation of the disciplines in the
-    clinicians table."""
+    NaN without ``costs``; IAPT recovery on both measures with ``anxiety_caseness``), then the
+    per-discipline caseload and utilisation of the disciplines in the clinicians table."""
     patients = tables["patients"]
     ts = tables["timeseries"]
     loads = tables.get("caseloads")
@@ -189,7 +197,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
             "dna_discharge_rate": _share(ended["exit_reason"] == "dna_discharge", n_end),
             "recovery_discharge_rate": _share(ended["exit_reason"] == "recovered", n_end),
             "reliable_recovery_rate": _share(ended["recovered"], n_end),
-            "iapt_recovery_rate": iapt_recovery(p, caseness),
+            "iapt_recovery_rate": iapt_recovery(p, caseness, anxiety_caseness),
             "reliable_improvement_rate": _share(ended["reliable_improvement"], n_end),
             "left_waiting_list_rate": _share(m["exit_reason"] == "left_waiting_list", len(m)),
             "mean_sessions": float(ended["sessions_attended"].mean()) if n_end else np.nan,

@@ -29,6 +29,7 @@ ABSENCE = 7
 POLICY = 8
 TRAINING = 9
 PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
+ANXIETY = 11  # the anxiety questionnaire's patient offsets and per-measurement errors (simulation.anxiety)
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
+from . import anxiety
 from .chunkfiles import DONE, tables_of, verified_files, write_file_list
 from .config import Config
 from .experiment import Experiment
@@ -77,9 +78,13 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
     from .parameters import for_replication
 
     cfg = for_replication(cfg, replication)  # run.parameters=posterior: this replication's draw
-    tables = Service(cfg, replication, scenario, sessions_dir=sessions_dir).run()
+    svc = Service(cfg, replication, scenario, sessions_dir=sessions_dir)
+    if svc.session_stream is not None and anxiety.enabled(cfg.population):  # score each streamed part
+        svc.session_stream.anxiety = anxiety.SessionScorer(cfg.population, cfg.run.seed, replication)
+    tables = svc.run()
     tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, cfg.population.caseness, cfg.costs,
-                                  cfg.run.warmup_days + cfg.run.horizon_days)
+                                  cfg.run.warmup_days + cfg.run.horizon_days,
+                                  cfg.population.anxiety.caseness if anxiety.enabled(cfg.population) else None)
     return tables
 
 

@@ -240,6 +240,14 @@ FIELD_RULES: dict[str, Rule] = {
     "population.max_sessions_low": at_least(1),
     "population.max_sessions_high": at_least(1),
     "population.low_intensity_severity": non_negative,
+    "population.anxiety.scale": optional(one_of(("GAD-7",))),
+    "population.anxiety.max": positive,
+    "population.anxiety.mean": non_negative,
+    "population.anxiety.sd": non_negative,
+    "population.anxiety.correlation": between(-1.0, 1.0),
+    "population.anxiety.measurement_sd": non_negative,
+    "population.anxiety.caseness": non_negative,
+    "population.anxiety.reliable_change": positive,
     # clinicians
     "clinicians.alliance_skill_sd": non_negative,
     "clinicians.outcome_skill_sd": non_negative,
@@ -562,6 +570,15 @@ def _population(cfg: Config) -> None:
     if p.max_sessions_low > p.max_sessions_high:
         raise ConfigError("population.max_sessions_low", p.max_sessions_low,
                           f"an integer <= max_sessions_high ({p.max_sessions_high})")
+    a = p.anxiety
+    for key in ("mean", "caseness"):
+        if getattr(a, key) > a.max:
+            raise ConfigError(f"population.anxiety.{key}", getattr(a, key), f"a value in [0, anxiety.max ({a.max})]")
+    room = math.sqrt((1.0 - a.correlation ** 2) * a.sd ** 2)
+    if a.measurement_sd > room + 1e-9:
+        raise ConfigError("population.anxiety.measurement_sd", a.measurement_sd,
+                          f"at most sqrt(1 - correlation^2) x sd = {room:.3g} (the referral variance severity "
+                          "leaves unexplained)")
 
 
 @cross_check
