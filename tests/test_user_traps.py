@@ -43,19 +43,21 @@ def test_three_recoveries_and_two_dropouts_have_their_own_names_and_definitions(
         m = g[g["measured"]]
         ended = m[m["first_session_day"].notna() & (m["exit_reason"] != "censored")]
         fin = m[(m["sessions_attended"] >= 2) & ~m["exit_reason"].isin(["censored", "left_waiting_list"])]
-        fin = fin[fin["baseline_severity"] >= 10]  # PHQ-9 caseness in reference A
+        fin = fin[(fin["baseline_severity"] >= 10) | (fin["gad7_referral"] >= 8)]  # PHQ-9 or GAD-7 caseness (A)
         att = m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(["censored", "left_waiting_list"])]
         row = k[k["replication"] == rep].iloc[0]
         expect = {"recovery_discharge_rate": (ended["exit_reason"] == "recovered").mean(),
                   "reliable_recovery_rate": ended["recovered"].mean(),
-                  "iapt_recovery_rate": (fin["final_severity"] < 10).mean(),
+                  "iapt_recovery_rate": ((fin["final_severity"] < 10) & (fin["gad7_last"] < 8)).mean(),
                   "dropout_rate": (ended["exit_reason"] == "dropout").mean(),
                   "attender_dropout_rate": (att["exit_reason"] == "dropout").mean()}
         for name, v in expect.items():
             assert row[name] == pytest.approx(v), name
         # three different numbers: a default run is where users met them under one name
         r = [row["recovery_discharge_rate"], row["reliable_recovery_rate"], row["iapt_recovery_rate"]]
-        assert min(abs(a - b) for a, b in [(r[0], r[1]), (r[0], r[2]), (r[1], r[2])]) > 0.05, r
+        # (0.03: since IAPT recovery also needs GAD-7 below caseness it lies nearer reliable recovery,
+        # 4.8 points apart in this small run)
+        assert min(abs(a - b) for a, b in [(r[0], r[1]), (r[0], r[2]), (r[1], r[2])]) > 0.03, r
 
 
 def test_an_old_kpi_name_names_its_replacement(tmp_path):
