@@ -116,11 +116,9 @@ def patient_columns(pop: PopulationConfig, streams: rng.Streams, patients: pd.Da
 
 def session_column(pop: PopulationConfig, streams: rng.Streams, sessions: pd.DataFrame,
                    attended_before: Optional[np.ndarray] = None) -> np.ndarray:
-    """anxiety_observed of each session row (NaN for a missed session or without an anxiety measure).
-
-    Rows are in time order; the k-th attended row of a patient is measurement k. ``attended_before``
-    (indexed by patient id, updated in place) carries the counts over part files of a streamed table.
-    """
+    """anxiety_observed of each session row (NaN for a missed session or without an anxiety measure)."""
+    # Rows are in time order; the k-th attended row of a patient is measurement k. ``attended_before``
+    # (indexed by patient id, updated in place) carries the counts over part files of a streamed table.
     n = len(sessions)
     out = np.full(n, np.nan)
     if not enabled(pop) or not n:

@@ -151,8 +151,8 @@ def attenders_ended(patients: pd.DataFrame) -> pd.DataFrame:
 
 
 def iapt_recovery(patients: pd.DataFrame, caseness: float, anxiety_caseness: Optional[float] = None) -> float:
-    """IAPT recovery: of finishers at caseness at referral on either measure, the share with both last scores
-    below caseness (the severity score alone when ``anxiety_caseness`` is None)."""
+    """IAPT recovery: finishers at caseness at referral on either measure with both last scores below it."""
+    # Without ``anxiety_caseness`` (no anxiety measure) the severity score alone decides.
     f = finishers(patients)
     case = f["baseline_severity"] >= caseness
     below = f["final_severity"] < caseness
