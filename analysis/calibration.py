@@ -280,6 +280,11 @@ def finisher_mean_sessions(t: Tables) -> float:
     return float(f["sessions_attended"].mean()) if len(f) else np.nan
 
 
+def finisher_recovery_phq9(t: Tables, caseness: float = 10.0) -> float:
+    """Target 10c: 10b's former estimator, PHQ-9 alone (the one the references were tuned to)."""
+    return iapt_recovery(t["patients"], caseness)
+
+
 def finisher_recovery(t: Tables, caseness: float = 10.0, anxiety_caseness: float = 8.0) -> float:
     """Target 10b: IAPT recovery of finishers on PHQ-9 and GAD-7, as IAPT computes it (the KPI ``iapt_recovery_rate``)."""
     p = t["patients"]
@@ -362,6 +367,10 @@ register_target("10b", "IAPT recovery of finishers, PHQ-9 and GAD-7 (KPI iapt_re
                            "GAD-7 (>= 8) whose last PHQ-9 is < 10 and last GAD-7 < 8 (IAPT's 'moving to "
                            "recovery', 50.8% in 2017-18). GAD-7 is derived from each PHQ-9 score (r 0.75) "
                            "plus a patient offset and questionnaire error (simulation/anxiety.py)")
+register_target("10c", "IAPT-style recovery of finishers on PHQ-9 alone", "NHS Digital IAPT annual report 2017-18",
+                0.45, 0.55, A, finisher_recovery_phq9, companion_of="10b",
+                definition="secondary, the former estimator of 10b: finishers with PHQ-9 >= 10 at referral "
+                           "whose last PHQ-9 is < 10; the references were tuned to it before GAD-7 existed")
 
 
 # ---------------------------------------------------------------------------- the report
