@@ -29,6 +29,7 @@ ABSENCE = 7
 POLICY = 8
 TRAINING = 9
 PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
+INVOLUNTARY = 11  # patients' legal status at referral and the renewals of their Community Treatment Orders
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session
