@@ -155,6 +155,9 @@ BOUNDS: dict[str, Bound] = {
     "patient_error_sd": ALLIANCE_SD,
     "clinician_error_sd": ALLIANCE_SD,
     "transfer_share": SHARE,
+    # the relationship with the team (issue 16; README "The relationship with the team")
+    "team_weight": Bound(0.0, 1.0, (0.0, 0.7), "weight of the team relationship", "percent"),
+    "team_rate": Bound(0.0, 1.0, (0.02, 0.3), "share of the gap closed per attended session", "percent"),
     # attendance
     "dna_intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
     "dna_engagement": LOGIT_COEF,
@@ -226,6 +229,14 @@ BOUNDS: dict[str, Bound] = {
     "recruitment_delay_days": DAYS,
     "absence_per_year": Bound(0.0, 365.0, (0.0, 12.0), "episodes per clinician-year"),
     "absence_mean_days": Bound(0.0, 10_000.0, (1.0, 180.0), "days", lo_open=True),
+    # involuntary care (README "Involuntary care")
+    "InvoluntaryConfig.share": Bound(0.0, 1.0, (0.0, 0.15), "share of referrals", "percent"),
+    "InvoluntaryConfig.potential_shift": Bound(-10.0, 10.0, (-0.8, 0.0), "log-odds"),
+    "InvoluntaryConfig.dna_shift": Bound(-20.0, 20.0, (-1.0, 0.5), "log-odds"),
+    "InvoluntaryConfig.dropout_shift": Bound(-20.0, 20.0, (-2.0, 0.0), "log-odds"),
+    "InvoluntaryConfig.period_days": Bound(0.0, 100_000.0, (28.0, 365.0), "days", "years", lo_open=True),
+    "InvoluntaryConfig.later_period_days": Bound(0.0, 100_000.0, (28.0, 730.0), "days", "years", lo_open=True),
+    "InvoluntaryConfig.renewal_prob": Bound(0.0, 1.0, (0.3, 0.8), "probability", "percent"),
     # service.care_weights (a list, each item)
     "care_weights": SHARE,
     # costs: a post-year of NHS mental-health staff (salary, on-costs, overheads) runs from about

@@ -176,6 +176,27 @@ class AllianceConfig:
     clinician_error_sd: float = 0.08  # clinician per-session rating error (0-1 units)
     transfer_share: float = 0.5  # share of team trust carried to a new clinician (assumed; plausible 0.2-0.8)
     preference_shift: float = 1.0  # logit shift of a dyad's potential: +half when the patient's preference is met, -half when not (fitted to Swift et al. 2018, dropout OR; see README)
+    # The relationship with the team (issue 16; README "The relationship with the team"): a
+    # patient-level state that moves toward the dyads' composite after each attended session
+    # and is not reset when a clinician changes. 0 = off (reference A); B: 0.5 and 0.1.
+    team_weight: float = 0.0  # weight w of the team relationship in what attendance, dropout and outcome read: w*team + (1-w)*dyads (plausible 0-0.7; Priebe & McCabe 2006, Gillespie et al. 2004)
+    team_rate: float = 0.1  # share of the gap to the dyads' composite the team relationship closes per attended session (plausible 0.02-0.3: slower than a dyad's growth_rate)
+
+
+@dataclass
+class InvoluntaryConfig:
+    """Care under compulsion (a Community Treatment Order, Mental Health Act 1983 s.17A): who, for how long, its effects.
+
+    Sources and plausible ranges: README "Involuntary care". 0 = no compulsion (reference A).
+    """
+
+    share: float = 0.0  # share of referrals under a CTO at referral (plausible 0-0.15; ~5,400 CTOs in England, NHS Digital 2016)
+    potential_shift: float = -0.3  # logit shift of every dyad potential while under compulsion (plausible -0.8-0; Sheehan & Burns 2011, Theodoridou et al. 2012: coercion, poorer relationship)
+    dna_shift: float = 0.0  # DNA log-odds added while under compulsion (plausible -1-0.5; OCTET: equal contact, Burns et al. 2013)
+    dropout_shift: float = -0.5  # dropout log-odds added while under compulsion (plausible -2-0; s.17B conditions and s.17E recall; RCTs find no difference, Kisely et al. 2017)
+    period_days: float = 182.5  # first period of a CTO and its first renewal (MHA 1983 s.20A: six months)
+    later_period_days: float = 365.0  # each later renewal (MHA 1983 s.20A: a year)
+    renewal_prob: float = 0.5  # chance a CTO is renewed at each expiry, else the patient becomes voluntary (plausible 0.3-0.8; OCTET median 183 days on CTO)
 
 
 @dataclass
@@ -344,6 +365,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     turnover: TurnoverConfig = field(default_factory=TurnoverConfig)
     costs: CostConfig = field(default_factory=CostConfig)
+    involuntary: InvoluntaryConfig = field(default_factory=InvoluntaryConfig)
     experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)
 
 

@@ -77,6 +77,13 @@ cdef class Patient:
     cdef public object carried_share
     cdef public long preference_met
     cdef public object revealed
+    cdef public double team_relationship
+    cdef public bint involuntary
+    cdef public bint involuntary_at_referral
+    cdef public double compulsion_end_day
+    cdef public double potential_offset
+    cdef public double dna_offset
+    cdef public double dropout_offset
 
 cdef class Dyad:
     cdef public long id

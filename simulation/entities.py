@@ -107,6 +107,13 @@ class Patient:
     carried_share: dict = field(default_factory=dict)  # discipline -> share of trust carried into the next dyad (a handover's; default alliance.transfer_share)
     preference_met: cython.long = -1  # first dyad: -1 no preference, 0 not met, 1 met (Swift et al. 2018 comparison)
     revealed: dict = field(default_factory=dict)  # discipline -> (failed clinician's style, fit it revealed): for matched re-matching
+    team_relationship: cython.double = NAN  # relationship with the team as such: set at the first dyad, then moves slowly toward team_alliance; a change of clinician does not reset it
+    involuntary: cython.bint = False  # under compulsion now (a Community Treatment Order)
+    involuntary_at_referral: cython.bint = False  # legal status at referral (the patients table's legal_status)
+    compulsion_end_day: cython.double = NAN  # day the compulsion ended (NaN: never under it, or still under it)
+    potential_offset: cython.double = 0.0  # logit shift of new dyads' potentials from the legal status
+    dna_offset: cython.double = 0.0  # DNA log-odds added by the legal status (read each session)
+    dropout_offset: cython.double = 0.0  # dropout log-odds added by the legal status (read each contact)
 
 
 @dataclass(eq=False)

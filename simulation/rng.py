@@ -30,6 +30,7 @@ POLICY = 8
 TRAINING = 9
 PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
 ANXIETY = 11  # the anxiety questionnaire's patient offsets and per-measurement errors (simulation.anxiety)
+INVOLUNTARY = 12  # patients' legal status at referral and the renewals of their Community Treatment Orders
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

@@ -33,6 +33,7 @@ from .policies import make_policies, make_reallocation, style_fit
 from .recorder import SessionRecorder
 from .rupture import make_rupture_model
 from .session import SessionStep, update_team_alliance
+from .involuntary import Compulsion
 from .teams import team_layout
 
 # Columns of a patient's attribute row (standard normals, then uniforms).
@@ -152,6 +153,10 @@ class Service:
                                        lambda g, n, w: g.random((n, w)), rng.PATIENT_BATCH)
         self._pref_c = rng.BatchedRows(self.streams, rng.PREFERENCE, (1,), 1,
                                        lambda g, n, w: g.random((n, w)), rng.CLINICIAN_BATCH)
+
+        # Care under compulsion (involuntary.*): only built, and drawn, when some referrals are under a CTO.
+        self.compulsion = (Compulsion(cfg.involuntary, self.env, self.streams, self.end_day)
+                           if cfg.involuntary.share > 0 else None)
 
         self.patients: list[Patient] = []
         self.clinicians: list[Clinician] = []
@@ -338,6 +343,8 @@ class Service:
         )
         p.team = self.teams.team_of(float(u[PU_TEAM]))
         p.last_observed = p.baseline_observed
+        if self.compulsion is not None:
+            self.compulsion.at_referral(p)
         self.patients.append(p)
         self.n_waiting += 1
         for d in self.care:
@@ -480,7 +487,7 @@ class Service:
             if p.preference_met < 0:
                 p.preference_met = int(met)  # the first dyad's (what a preference trial compares)
         base = (al.potential_intercept + al.potential_capacity * p.capacity_z + c.alliance_skill + fit
-                + self.disciplines[d].alliance_shift)
+                + self.disciplines[d].alliance_shift + p.potential_offset)
         pots = [1.0 / (1.0 + math.exp(-(base + al.component_sd * z[k]))) for k in range(3)]
         ts = p.carried_share.pop(d, al.transfer_share) if p.carried_share else al.transfer_share
         if carried is None:
@@ -505,6 +512,8 @@ class Service:
             self.n_in_care += 1
             p.in_care = True
         update_team_alliance(p)
+        if p.team_relationship != p.team_relationship:  # NaN: the first dyad sets the team relationship
+            p.team_relationship = p.team_alliance
         delay = self.cfg.service.first_appointment_delay_days
         self.step.start(dyad, delay)
         return dyad

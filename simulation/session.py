@@ -160,6 +160,8 @@ class SessionStep:
     primary: cython.long
     intervals: list
     effects: list
+    team_weight: cython.double  # alliance.team_weight: weight of the team relationship in what the hazards read
+    team_rate: cython.double  # alliance.team_rate: share of its gap to the dyads' composite closed per attended session
 
     def __init__(self, cfg: "Config", service: "SessionPort", rupture: RuptureModel,
                  reassignment: "ReassignmentPolicy"):
@@ -202,6 +204,16 @@ class SessionStep:
                            (d.session_interval_max_days or d.session_interval_days) - d.session_interval_days)
                           for d in service.disciplines]
         self.effects = [d.treatment_effect for d in service.disciplines]
+        self.team_weight = al.team_weight
+        self.team_rate = al.team_rate
+
+    @cython.cfunc
+    @cython.inline
+    def relationship(self, p: Patient) -> cython.double:
+        """What attendance, dropout and outcome read: the dyads' composite, blended with the team relationship."""
+        if self.team_weight == 0.0:
+            return p.team_alliance  # off (reference A): exactly the composite
+        return self.team_weight * p.team_relationship + (1.0 - self.team_weight) * p.team_alliance
 
     def start(self, dyad: Dyad, first_delay: float) -> None:
         """Book the dyad's first session ``first_delay`` days from now; each session books the next.
@@ -304,8 +316,8 @@ class SessionStep:
         wait_weeks = (now - p.referral_day) / 7.0 if p.contacts == 0 else 0.0
         if p.contacts == 0 and p.sessions_attended == 0 and p.first_session_day != p.first_session_day:
             p.first_session_day = now
-        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (p.team_alliance - self.ref)
-             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks)
+        x = (self.dna0 - self.dna_eng * p.engagement_z - self.dna_all * (self.relationship(p) - self.ref)
+             + self.dna_unres * p.unresolved_share + self.dna_wait * wait_weeks + p.dna_offset)
         attended = uv[j + U_ATTEND] >= 1.0 / (1.0 + exp(-x))
         dyad.n = n + 1
         if attended:
@@ -332,6 +344,8 @@ class SessionStep:
                 a = self.wg * dyad.goals + self.wt * dyad.tasks + self.wb * dyad.bond
                 dyad.alliance = a
                 update_team_alliance(p)
+                # The relationship with the team follows the dyads slowly; a change of clinician does not reset it.
+                p.team_relationship += self.team_rate * (p.team_alliance - p.team_relationship)
                 # Observed ratings on the instrument's scale.
                 rp = a + p.rating_bias + self.pe_sd * zv[k + Z_PATIENT]
                 rc = a + c.rater_bias + self.ce_sd * zv[k + Z_CLINICIAN]
@@ -373,9 +387,9 @@ class SessionStep:
             reason = "completed"
         if reason is None:
             x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
-                 - self.do_all * (p.team_alliance - self.ref) - self.do_eng * p.engagement_z
+                 - self.do_all * (self.relationship(p) - self.ref) - self.do_eng * p.engagement_z
                  + self.do_unres * p.unresolved_share
-                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks)
+                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks + p.dropout_offset)
             if uv[j + U_DROPOUT] < 1.0 / (1.0 + exp(-x)):
                 reason = "dropout"
         p.contacts += 1
@@ -389,14 +403,14 @@ class SessionStep:
                  zm: cython.double, u_gain: cython.double) -> cython.double:
         """Symptom change at an attended session; returns the observed questionnaire score.
 
-        Improvement grows with the team relationship and stalls while a rupture is unresolved.
+        Improvement grows with the relationship (:meth:`relationship`) and stalls while a rupture is unresolved.
         """
         s: cython.double = p.severity
         r: cython.double
         us: cython.double
         obs: cython.double
         if effect > 0.0:
-            r = p.response_rate * skill * effect * exp(self.alliance_effect * (p.team_alliance - self.ref))
+            r = p.response_rate * skill * effect * exp(self.alliance_effect * (self.relationship(p) - self.ref))
             us = p.unresolved_share  # team weight of dyads with an unresolved rupture
             if us:
                 r *= self.stalled if us == 1.0 else exp(-self.unresolved_response * us)

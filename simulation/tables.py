@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import anxiety, rng
 from .entities import EXIT_REASONS
+from .involuntary import LEGAL_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import RunRecord
@@ -65,6 +66,10 @@ def _patients_table(ps: list, end: float, reliable_change: float, caseness: floa
         "max_sessions": _column(ps, "max_sessions", i8),
         "latent_baseline_severity": _column(ps, "baseline_severity", f8),
         "latent_final_severity": _column(ps, "severity", f8),
+        "legal_status": pd.Categorical.from_codes(_column(ps, "involuntary_at_referral", np.int8),
+                                                  categories=list(LEGAL_STATUSES)),
+        "compulsion_end_day": _column(ps, "compulsion_end_day", f8),
+        "team_relationship": _column(ps, "team_relationship", f8),
     })
 
 

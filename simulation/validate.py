@@ -361,6 +361,17 @@ FIELD_RULES: dict[str, Rule] = {
     "costs.price_year": text,
     "costs.annual_cost_per_post": free,  # cross check: discipline names -> numbers >= 0
     "costs.default_annual_cost_per_post": non_negative,
+    # the relationship with the team (issue 16)
+    "alliance.team_weight": probability,
+    "alliance.team_rate": probability,
+    # involuntary care (issue 16)
+    "involuntary.share": probability,
+    "involuntary.potential_shift": free,
+    "involuntary.dna_shift": free,
+    "involuntary.dropout_shift": free,
+    "involuntary.period_days": positive,
+    "involuntary.later_period_days": positive,
+    "involuntary.renewal_prob": probability,
     # top level
     "experiment": optional(experiment_name),
 }
