@@ -1,4 +1,4 @@
-"""Calibration targets S1-S3 (issue 16): reference B's STAR ratings against published STAR scores.
+"""Calibration targets S1-S4 (issue 16): reference B's STAR ratings against published STAR scores.
 
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
@@ -11,14 +11,18 @@ totals of their last rated session with a clinician of their first clinician's d
   mean STAR-C totals 36.08-39.33 (SEM 0.52-0.77; n about 279 staff). Accepted 35.0-40.6: the
   lowest and highest site means -/+ 2 SEM. That sample rated inpatients; no CMHT STAR-C
   distribution was retrieved, so B is held to it as the nearest published one.
-* S2 (fitted: alliance.patient_bias_mean of B was set to it): patient minus clinician rating
-  in SDs, (mean STAR-P - mean STAR-C) / pooled SD. Meta-analysis of community mental health
+* S2 (validation: no parameter was set for it; the patients keep reference A's rating
+  offset, the clinicians' offset was set for S1): patient minus clinician rating in SDs,
+  (mean STAR-P - mean STAR-C) / pooled SD. Meta-analysis of community mental health
   services (Soc Psychiatry Psychiatr Epidemiol 2023, doi 10.1007/s00127-023-02581-2; STAR and
   HAS studies, 1127 patients, 963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is
   the accepted range. Patients rate *lower* than clinicians there, the reverse of talking
-  therapy (target 2a, Tryon et al. 2007), so B's patient rating offset is its own.
+  therapy (target 2a, Tryon et al. 2007).
 * S2b (companion of S2, no range): mean STAR-P total, reported beside S2 (a published CMHT
   STAR-P distribution was not retrieved).
+* S4 (validation): SD of STAR-C totals. COCAPP-A's site SEMs (0.52-0.77) times the square
+  root of about 46 staff per site (N = 279 over six sites, F(5, 273)) give site SDs of about
+  3.5-5.3, the accepted range (equal site sizes assumed: the per-site n was not retrieved).
 * S3 (validation, never tuned to): r of STAR-P and STAR-C totals. Norwegian STAR pilot in
   community mental health care (N-STAR; Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29;
   accepted 0.06-0.68, its 95% CI (Fisher z).
@@ -77,6 +81,12 @@ def star_rater_smd(t: Tables) -> float:
     return float((s["star_p_total"].mean() - s["star_c_total"].mean()) / pooled) if pooled > 0 else np.nan
 
 
+def star_c_sd(t: Tables) -> float:
+    """S4: SD of the sample's STAR-C totals."""
+    s = star_sample(t)
+    return float(s["star_c_total"].std()) if len(s) > 1 else np.nan
+
+
 def star_rater_r(t: Tables) -> float:
     """S3: Pearson r of STAR-P and STAR-C totals over the sample."""
     s = star_sample(t)
@@ -91,14 +101,15 @@ SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one
 
 
 def register() -> None:
-    """Add targets S1, S2, S2b and S3 (reference B, STAR)."""
+    """Add targets S1, S2, S2b, S3 and S4 (reference B, STAR)."""
     register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
                     star_c_mean, tables=TABLES, role="fitted",
                     definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
                                "no CMHT STAR-C distribution was retrieved)")
     register_target("S2", "patient minus clinician STAR total, in pooled SDs", S2_SOURCE, -1.03, 0.24, B,
-                    star_rater_smd, tables=TABLES, role="fitted",
-                    definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}")
+                    star_rater_smd, tables=TABLES, role="validation",
+                    definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}. "
+                               "Not tuned to (patients keep A's rating offset; the clinicians' was set for S1)")
     register_target("S2b", "mean STAR-P total (patient-rated relationship, 0-48), no target",
                     "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, companion_of="S2",
                     definition=f"mean star_p_total; {SAMPLE}")
@@ -106,3 +117,7 @@ def register() -> None:
                     tables=TABLES, role="validation",
                     definition=f"Pearson r of star_p_total and star_c_total; {SAMPLE}. Accepted: the pilot's "
                                "95% CI (Fisher z, n = 29)")
+    register_target("S4", "SD of STAR-C totals", S1_SOURCE + " (SEM 0.52-0.77, N = 279)", 3.5, 5.3, B, star_c_sd,
+                    tables=TABLES, role="validation",
+                    definition=f"SD of star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site "
+                               "sizes assumed")

@@ -194,13 +194,10 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
 
 
 def keyed_normals(seed: int, replication: int, purpose: int, keys: list, width: int) -> np.ndarray:
-    """Standard normals, ``(len(keys[0]), width)``, row i a pure function of (seed, replication, purpose, keys[:][i]).
-
-    Common random numbers for a quantity derived from a table after the run: the same
-    entity keys give the same numbers in every scenario, chunk and streamed part file,
-    whatever else the table holds. Vectorised (SplitMix64 hashing, Box-Muller), so a
-    million rows cost a fraction of a second and no per-row generator.
-    """
+    """Normals ``(n, width)`` whose row i depends only on (seed, replication, purpose, keys[:][i]): CRN for derived tables."""
+    # The same entity keys give the same numbers in every scenario, chunk and streamed part
+    # file, whatever else the table holds. Vectorised (SplitMix64 hashing, Box-Muller): a
+    # million rows cost a fraction of a second and no per-row generator.
     n = len(keys[0]) if keys else 0
     with np.errstate(over="ignore"):
         h = np.full(n, _splitmix(np.array([seed % 2 ** 64], dtype=np.uint64))[0], dtype=np.uint64)
