@@ -592,8 +592,8 @@ def _policy(cfg: Config) -> None:
     for key, threshold in (("policy.alliance_threshold.threshold", pol.alliance_threshold.threshold),
                            ("policy.patient_request.threshold", pol.patient_request.threshold)):
         if not a.scale_min <= threshold <= a.scale_max:
-            raise ConfigError(key, threshold, f"a patient rating on the {a.instrument} scale [{a.scale_min:g}, "
-                                              f"{a.scale_max:g}] (alliance.instrument; instrument=wai_sr|star)")
+            raise ConfigError(key, threshold, f"a patient rating on the {a.instrument} scale [{a.scale_min}, "
+                                              f"{a.scale_max}] (alliance.instrument; instrument=wai_sr|star)")
 
 
 # --------------------------------------------------------------------------- entry point
