@@ -111,7 +111,8 @@ def register() -> None:
                     definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}. "
                                "Not tuned to (patients keep A's rating offset; the clinicians' was set for S1)")
     register_target("S2b", "mean STAR-P total (patient-rated relationship, 0-48), no target",
-                    "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, companion_of="S2",
+                    "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, role="validation",
+                    companion_of="S2",
                     definition=f"mean star_p_total; {SAMPLE}")
     register_target("S3", "r of STAR-P and STAR-C totals", S3_SOURCE, 0.06, 0.68, B, star_rater_r,
                     tables=TABLES, role="validation",
