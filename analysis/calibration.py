@@ -35,6 +35,7 @@ import pandas as pd
 
 from analysis import targets_community as _targets_community
 from analysis import targets_preference as _targets_preference
+from analysis import targets_star as _targets_star
 from analysis import targets_validation as _targets_validation
 from analysis import targets_waits as _targets_waits
 from analysis.targets import NO_RANGE, ROLES, TARGETS, Tables, Target, measured_sessions, register_target
@@ -533,3 +534,4 @@ _targets_community.register()
 _targets_validation.register()
 _targets_waits.register()
 _targets_preference.register()
+_targets_star.register()

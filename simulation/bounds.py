@@ -242,6 +242,9 @@ BOUNDS: dict[str, Bound] = {
     # costs: a post-year of NHS mental-health staff (salary, on-costs, overheads) runs from about
     # 35,000 (band 5 nurse) to about 200,000 GBP (consultant psychiatrist) in recent unit-cost tables
     "default_annual_cost_per_post": Bound(0.0, 1e7, (20_000.0, 250_000.0), "GBP per post-year"),
+    # STAR item scoring (simulation/star.py): item noise in item points (items 0-4); plausible
+    # 0.3-1.0 keeps a 6-item subscale's internal consistency in the usual range (README "STAR")
+    "item_sd": Bound(0.0, 4.0, (0.3, 1.0), "item points (STAR items 0-4)"),
 }
 
 

@@ -167,7 +167,7 @@ class AllianceConfig:
     noise_sd: float = 0.03  # session-to-session process noise (alliance units)
     symptom_feedback: float = 0.1  # potential gain per unit of fractional improvement
     reference: float = 0.6  # alliance level at which hazards take their intercept
-    instrument: str = "WAI-SR"  # rating instrument (item mean)
+    instrument: str = "WAI-SR"  # rating instrument: WAI-SR (item mean, 1-5) | STAR (total, 0-48; simulation.star); set by the config group instrument=wai_sr|star
     scale_min: float = 1.0  # instrument scale bottom
     scale_max: float = 5.0  # instrument scale top
     patient_bias_mean: float = 0.12  # patient rating offset (0-1 units) above latent
@@ -348,6 +348,13 @@ class CostConfig:
 
 
 @dataclass
+class StarConfig:
+    """How STAR-P and STAR-C items are scored from the session's ratings (``alliance.instrument=STAR``; simulation.star)."""
+
+    item_sd: float = 0.6  # SD of one item's score around its subscale's level (item points, 0-4 items); assumed, plausible 0.3-1.0 (README "STAR")
+
+
+@dataclass
 class Config:
     """The whole configuration of one scenario."""
 
@@ -367,6 +374,7 @@ class Config:
     costs: CostConfig = field(default_factory=CostConfig)
     involuntary: InvoluntaryConfig = field(default_factory=InvoluntaryConfig)
     experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)
+    star: StarConfig = field(default_factory=StarConfig)  # STAR item scoring (used when alliance.instrument=STAR)
 
 
 def register_schema() -> None:

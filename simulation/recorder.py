@@ -11,6 +11,7 @@ bytes matter in large runs: the buffer streams through the same caches as the mo
 from __future__ import annotations
 
 import struct
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,9 @@ BYTES_PER_SESSION = ROW.size
 class SessionRecorder:
     """Append-only session log: ``buffer`` holds the rows ``session.record`` writes."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, derive: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None):
         self.enabled = enabled
+        self.derive = derive  # columns derived from the recorded ones (simulation.star), added in frame()
         # ``clear`` keeps this bytearray, so the session step's reference stays valid.
         self.buffer = bytearray()
 
@@ -63,7 +65,7 @@ class SessionRecorder:
         del self.buffer[:]
 
     def frame(self) -> pd.DataFrame:
-        """The recorded sessions as a DataFrame, every column in its final dtype."""
+        """The recorded sessions as a DataFrame, every column in its final dtype, with any derived columns."""
         rows = np.frombuffer(self.buffer, dtype=ROW_DTYPE)
         data = {}
         for name, code in SESSION_COLUMNS:  # every column in its final dtype: one DataFrame build
@@ -74,4 +76,5 @@ class SessionRecorder:
             else:
                 data[name] = rows[name].astype(_TABLE[code], copy=True)
         del rows  # release the buffer export so the bytearray can grow again
-        return pd.DataFrame(data)
+        df = pd.DataFrame(data)
+        return df if self.derive is None else self.derive(df)

@@ -31,6 +31,7 @@ TRAINING = 9
 PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
 ANXIETY = 11  # the anxiety questionnaire's patient offsets and per-measurement errors (simulation.anxiety)
 INVOLUNTARY = 12  # patients' legal status at referral and the renewals of their Community Treatment Orders
+STAR_ITEMS = 20  # item noise of STAR questionnaires (simulation.star), keyed by patient, clinician, session
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session
@@ -178,3 +179,36 @@ class TapeSource:
         gen = self.streams.generator(TAPE_EXTENSION, *tape.key, tape.extensions)
         tape.u.extend(_doubles(gen.random(n * N_UNIFORM)))
         tape.z.extend(_doubles(gen.standard_normal(n * N_NORMAL)))
+
+
+# Counter-based draws for measurements derived from a finished table (no generator state).
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on a uint64 array (wrapping arithmetic): a keyed hash with good mixing."""
+    x = x + np.uint64(_GOLDEN)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(_MIX1)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(_MIX2)
+    return x ^ (x >> np.uint64(31))
+
+
+def keyed_normals(seed: int, replication: int, purpose: int, keys: list, width: int) -> np.ndarray:
+    """Normals ``(n, width)`` whose row i depends only on (seed, replication, purpose, keys[:][i]): CRN for derived tables."""
+    # The same entity keys give the same numbers in every scenario, chunk and streamed part
+    # file, whatever else the table holds. Vectorised (SplitMix64 hashing, Box-Muller): a
+    # million rows cost a fraction of a second and no per-row generator.
+    n = len(keys[0]) if keys else 0
+    with np.errstate(over="ignore"):
+        h = np.full(n, _splitmix(np.array([seed % 2 ** 64], dtype=np.uint64))[0], dtype=np.uint64)
+        for k in (replication, purpose):
+            h = _splitmix(h ^ np.uint64(k % 2 ** 64))
+        for col in keys:
+            h = _splitmix(h ^ np.asarray(col).astype(np.int64).astype(np.uint64))
+        slots = np.arange(2 * width, dtype=np.uint64)
+        bits = _splitmix(h[:, None] ^ _splitmix(slots)[None, :]) >> np.uint64(11)
+    u = (bits.astype(np.float64) + 0.5) * 2.0 ** -53  # in (0, 1): log and Box-Muller are safe
+    u1, u2 = u[:, :width], u[:, width:]
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

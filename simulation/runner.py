@@ -334,6 +334,8 @@ def _write_locked(res: Results, run_dir: Path, fmt: str, extra: Optional[dict]) 
         "compiled_modules": compiled_modules(),  # the hot path ran as C (setup.py) or as Python
         # point values or posterior draws (file and digest): simulation/parameters.py
         "parameters": _parameters_manifest(res.scenarios),
+        # the rating instrument (alliance.instrument: WAI-SR or STAR), one value or one per scenario
+        "instrument": _instrument_manifest(res.scenarios),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **res.manifest,
         **(extra or {}),
@@ -341,6 +343,13 @@ def _write_locked(res: Results, run_dir: Path, fmt: str, extra: Optional[dict]) 
     res.manifest = manifest
     res.run_dir = run_dir
     atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def _instrument_manifest(scenarios: list[Scenario]):
+    """The rating instrument of the run (a name when every scenario shares it, else scenario -> name)."""
+    per = {s.name: s.config.alliance.instrument for s in scenarios}
+    names = set(per.values())
+    return names.pop() if len(names) == 1 else per
 
 
 def _parameters_manifest(scenarios: list[Scenario]) -> dict:

@@ -31,6 +31,7 @@ from .events import Wake, run_until
 from .lazyheap import LazyHeap
 from .policies import make_policies, make_reallocation, style_fit
 from .recorder import SessionRecorder
+from .star import session_derivation
 from .rupture import make_rupture_model
 from .session import SessionStep, update_team_alliance
 from .involuntary import Compulsion
@@ -118,7 +119,7 @@ class Service:
         self.primary = self.care[0]
         self.teams = team_layout(cfg, self.disciplines)
         self.n_teams = self.teams.n_teams
-        self.recorder = SessionRecorder(cfg.output.sessions)
+        self.recorder = SessionRecorder(cfg.output.sessions, session_derivation(cfg, replication))
         self.session_stream = None  # set when the session table is streamed to part files
         if sessions_dir is not None and cfg.output.sessions:
             from .streaming import SessionStream

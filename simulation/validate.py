@@ -270,7 +270,7 @@ FIELD_RULES: dict[str, Rule] = {
     "alliance.noise_sd": non_negative,
     "alliance.symptom_feedback": non_negative,
     "alliance.reference": probability,
-    "alliance.instrument": text,
+    "alliance.instrument": one_of({"WAI-SR", "STAR"}),  # STAR: cross check on the scale; simulation/star.py
     "alliance.scale_min": free,
     "alliance.scale_max": free,  # cross check: > scale_min
     "alliance.patient_bias_mean": between(-1.0, 1.0),
@@ -374,6 +374,8 @@ FIELD_RULES: dict[str, Rule] = {
     "involuntary.renewal_prob": probability,
     # top level
     "experiment": optional(experiment_name),
+    # STAR item scoring (alliance.instrument=STAR)
+    "star.item_sd": non_negative,
 }
 
 CROSS_CHECKS: list[Callable[[Config], None]] = []
@@ -599,6 +601,10 @@ def _alliance(cfg: Config) -> None:
         raise ConfigError("alliance.weights", list(a.weights), f"three {UNIT_WEIGHTS} (goals, tasks, bond)")
     if a.scale_max <= a.scale_min:
         raise ConfigError("alliance.scale_max", a.scale_max, f"greater than alliance.scale_min ({a.scale_min})")
+    if a.instrument == "STAR":  # ratings are STAR totals: 12 items scored 0-4 (simulation/star.py)
+        for key, value, want in (("alliance.scale_min", a.scale_min, 0.0), ("alliance.scale_max", a.scale_max, 48.0)):
+            if value != want:
+                raise ConfigError(key, value, f"{want:g} with alliance.instrument=STAR (totals 0-48; use instrument=star)")
 
 
 @cross_check
@@ -614,7 +620,8 @@ def _policy(cfg: Config) -> None:
     for key, threshold in (("policy.alliance_threshold.threshold", pol.alliance_threshold.threshold),
                            ("policy.patient_request.threshold", pol.patient_request.threshold)):
         if not a.scale_min <= threshold <= a.scale_max:
-            raise ConfigError(key, threshold, f"a rating on the {a.instrument} scale [{a.scale_min}, {a.scale_max}]")
+            raise ConfigError(key, threshold, f"a patient rating on the {a.instrument} scale [{a.scale_min}, "
+                                              f"{a.scale_max}] (alliance.instrument; instrument=wai_sr|star)")
 
 
 # --------------------------------------------------------------------------- entry point

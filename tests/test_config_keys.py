@@ -28,8 +28,6 @@ SCHEMA_FILES = {"simulation/config.py", "simulation/validate.py"}
 NOT_READ_BY_MODEL: dict[str, str] = {
     "population.severity_scale": "a label naming the questionnaire (PHQ-9, HoNOS) for readers of the config and "
                                  "the manifest; the numbers that use the scale are severity_max, caseness, ...",
-    "alliance.instrument": "a label naming the rating instrument (WAI-SR), used only in validate.py's message "
-                           "for a threshold off the scale; the scale itself is scale_min/scale_max",
 }
 
 

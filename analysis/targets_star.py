@@ -1,0 +1,124 @@
+"""Calibration targets S1-S4 (issue 16): reference B's STAR ratings against published STAR scores.
+
+Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
+The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
+patient with at least ``MIN_SESSIONS`` attended sessions contributes the STAR-P and STAR-C
+totals of their last rated session with a clinician of their first clinician's discipline
+(the care coordinator in B).
+
+* S1 (fitted: clinicians.rater_bias_mean of B was set to it): mean STAR-C total. Coffey et
+  al. 2019, BMC Psychiatry (COCAPP-A, doi 10.1186/s12888-019-2094-7), Table 3: six sites'
+  mean STAR-C totals 36.08-39.33 (SEM 0.52-0.77; n about 279 staff). Accepted 35.0-40.6: the
+  lowest and highest site means -/+ 2 SEM. That sample rated inpatients; no CMHT STAR-C
+  distribution was retrieved, so B is held to it as the nearest published one.
+* S2 (validation: no parameter was set for it; the patients keep reference A's rating
+  offset, the clinicians' offset was set for S1): patient minus clinician rating in SDs,
+  (mean STAR-P - mean STAR-C) / pooled SD. Meta-analysis of community mental health
+  services (Soc Psychiatry Psychiatr Epidemiol 2023, doi 10.1007/s00127-023-02581-2; STAR and
+  HAS studies, 1127 patients, 963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is
+  the accepted range. Patients rate *lower* than clinicians there, the reverse of talking
+  therapy (target 2a, Tryon et al. 2007).
+* S2b (companion of S2, no range): mean STAR-P total, reported beside S2 (a published CMHT
+  STAR-P distribution was not retrieved).
+* S4 (validation): SD of STAR-C totals. COCAPP-A's site SEMs (0.52-0.77) times the square
+  root of about 46 staff per site (N = 279 over six sites, F(5, 273)) give site SDs of about
+  3.5-5.3, the accepted range (equal site sizes assumed: the per-site n was not retrieved).
+* S3 (validation, never tuned to): r of STAR-P and STAR-C totals. Norwegian STAR pilot in
+  community mental health care (N-STAR; Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29;
+  accepted 0.06-0.68, its 95% CI (Fisher z).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.targets import NO_RANGE, Tables, measured_sessions, register_target
+
+B = "community_team"
+MIN_SESSIONS = 3  # attended sessions before a patient's relationship is sampled (an established caseload)
+
+S1_SOURCE = "Coffey et al. 2019, BMC Psychiatry (COCAPP-A), Table 3: STAR-C site means 36.08-39.33"
+S2_SOURCE = ("Therapeutic relationship in community mental health services, systematic review and "
+             "meta-analysis, Soc Psychiatry Psychiatr Epidemiol 2023: patient - professional SMD -0.39 "
+             "[-1.03, 0.24]")
+S3_SOURCE = "N-STAR pilot, Int J Ther Rehabil 2015 22(5): client-practitioner r = 0.42 (n = 29)"
+
+
+def star_sample(t: Tables) -> pd.DataFrame:
+    """Each sampled patient's last rated session with a clinician of their first clinician's discipline."""
+    p = t["patients"]
+    p = p[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS)]
+    s = measured_sessions(t)
+    if "star_p_total" not in s.columns or not len(p):
+        return pd.DataFrame(columns=["patient_id", "star_p_total", "star_c_total"])
+    discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
+    own = p.set_index("patient_id")["first_clinician_id"].map(discipline)
+    s = s[s["patient_id"].isin(p["patient_id"]) & s["star_p_total"].notna() & s["star_c_total"].notna()]
+    s = s[s["clinician_id"].map(discipline).to_numpy() == s["patient_id"].map(own).to_numpy()]
+    s = s.sort_values(["patient_id", "day"], kind="stable").groupby("patient_id", sort=False).tail(1)
+    return s[["patient_id", "star_p_total", "star_c_total"]]
+
+
+def star_c_mean(t: Tables) -> float:
+    """S1: mean STAR-C total of the sample."""
+    s = star_sample(t)
+    return float(s["star_c_total"].mean()) if len(s) else np.nan
+
+
+def star_p_mean(t: Tables) -> float:
+    """S2b: mean STAR-P total of the sample."""
+    s = star_sample(t)
+    return float(s["star_p_total"].mean()) if len(s) else np.nan
+
+
+def star_rater_smd(t: Tables) -> float:
+    """S2: (mean STAR-P - mean STAR-C) / pooled SD over the sample."""
+    s = star_sample(t)
+    if len(s) < 2:
+        return np.nan
+    pooled = np.sqrt((s["star_p_total"].var() + s["star_c_total"].var()) / 2.0)
+    return float((s["star_p_total"].mean() - s["star_c_total"].mean()) / pooled) if pooled > 0 else np.nan
+
+
+def star_c_sd(t: Tables) -> float:
+    """S4: SD of the sample's STAR-C totals."""
+    s = star_sample(t)
+    return float(s["star_c_total"].std()) if len(s) > 1 else np.nan
+
+
+def star_rater_r(t: Tables) -> float:
+    """S3: Pearson r of STAR-P and STAR-C totals over the sample."""
+    s = star_sample(t)
+    if len(s) < 3 or s["star_p_total"].std() == 0 or s["star_c_total"].std() == 0:
+        return np.nan
+    return float(np.corrcoef(s["star_p_total"], s["star_c_total"])[0, 1])
+
+
+TABLES = ("patients", "sessions", "clinicians")
+SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one's last session rated on STAR "
+          "by a clinician of their first clinician's discipline (B: the care coordinator)")
+
+
+def register() -> None:
+    """Add targets S1, S2, S2b, S3 and S4 (reference B, STAR)."""
+    register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
+                    star_c_mean, tables=TABLES, role="fitted",
+                    definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
+                               "no CMHT STAR-C distribution was retrieved)")
+    register_target("S2", "patient minus clinician STAR total, in pooled SDs", S2_SOURCE, -1.03, 0.24, B,
+                    star_rater_smd, tables=TABLES, role="validation",
+                    definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}. "
+                               "Not tuned to (patients keep A's rating offset; the clinicians' was set for S1)")
+    register_target("S2b", "mean STAR-P total (patient-rated relationship, 0-48), no target",
+                    "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, role="validation",
+                    companion_of="S2",
+                    definition=f"mean star_p_total; {SAMPLE}")
+    register_target("S3", "r of STAR-P and STAR-C totals", S3_SOURCE, 0.06, 0.68, B, star_rater_r,
+                    tables=TABLES, role="validation",
+                    definition=f"Pearson r of star_p_total and star_c_total; {SAMPLE}. Accepted: the pilot's "
+                               "95% CI (Fisher z, n = 29)")
+    register_target("S4", "SD of STAR-C totals", S1_SOURCE + " (SEM 0.52-0.77, N = 279)", 3.5, 5.3, B, star_c_sd,
+                    tables=TABLES, role="validation",
+                    definition=f"SD of star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site "
+                               "sizes assumed")
