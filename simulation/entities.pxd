@@ -26,6 +26,7 @@ cdef class Clinician:
     cdef public long sessions_cancelled
     cdef public long sessions_covered
     cdef public object patients_held
+    cdef public bint dialog
 
 cdef class Patient:
     cdef public long id
@@ -77,6 +78,8 @@ cdef class Patient:
     cdef public object carried_share
     cdef public long preference_met
     cdef public object revealed
+    cdef public long dialog_sessions
+    cdef public double alliance_last
 
 cdef class Dyad:
     cdef public long id
@@ -104,3 +107,4 @@ cdef class Dyad:
     cdef public double last_patient_rating
     cdef public double rating_sum
     cdef public long ratings
+    cdef public double last_dialog_day

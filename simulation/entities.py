@@ -51,6 +51,7 @@ class Clinician:
     sessions_cancelled: cython.long = 0  # this clinician's sessions cancelled by absence
     sessions_covered: cython.long = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
+    dialog: cython.bint = False  # uses DIALOG structured assessment with its patients (intervention.dialog_*)
 
 
 @dataclass(eq=False)
@@ -107,6 +108,8 @@ class Patient:
     carried_share: dict = field(default_factory=dict)  # discipline -> share of trust carried into the next dyad (a handover's; default alliance.transfer_share)
     preference_met: cython.long = -1  # first dyad: -1 no preference, 0 not met, 1 met (Swift et al. 2018 comparison)
     revealed: dict = field(default_factory=dict)  # discipline -> (failed clinician's style, fit it revealed): for matched re-matching
+    dialog_sessions: cython.long = 0  # DIALOG sessions held with this patient (intervention.dialog_every_days)
+    alliance_last: cython.double = NAN  # latent composite alliance of the last rated session (treatment satisfaction)
 
 
 @dataclass(eq=False)
@@ -139,3 +142,4 @@ class Dyad:
     last_patient_rating: cython.double = NAN
     rating_sum: cython.double = 0.0  # patient ratings (instrument scale) summed over the dyad's rated sessions
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
+    last_dialog_day: cython.double = NAN  # day of the dyad's last DIALOG session (NaN: none yet)

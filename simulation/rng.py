@@ -29,6 +29,7 @@ ABSENCE = 7
 POLICY = 8
 TRAINING = 9
 PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
+ASSESSMENT = 11  # measurement noise of the follow-up assessments (MANSA, treatment satisfaction)
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session
