@@ -13,8 +13,8 @@ slides).
 How the trial maps onto a run (``python -m analysis.mecca``; the calibration scenario
 ``mecca_trial``): reference B with ``intervention=dialog intervention.dialog_share=0.5``
 (each clinician uses DIALOG with probability 0.5, clinician-level randomisation, one
-replication = one trial), DIALOG from the end of warm-up (the trial's start) for 365
-days. Patients: those in care at the trial's start whose first clinician (the care
+replication = one trial); a one-year warm-up fills the caseloads, then DIALOG runs from
+the end of warm-up (the trial's start) for 365 days. Patients: those in care at the trial's start whose first clinician (the care
 coordinator) is still in post then (a key worker's caseload, as MECCA enrolled it), in
 that clinician's arm (intention to treat; a patient moved later stays in the arm).
 Outcome at 12 months: the patient's ``mansa`` and ``treatment_satisfaction`` at
@@ -51,7 +51,7 @@ SOURCE = ("Priebe et al. 2007, Br J Psychiatry 191:420-426 (MECCA; abstract: bet
 D_LOW, D_HIGH = 0.16, 0.35
 OUTCOMES = ("mansa", "treatment_satisfaction")
 TRIAL_OVERRIDES = ["experiment=null", "reference=community_team", "intervention=dialog",
-                   "intervention.dialog_share=0.5", "run.horizon_days=365"]
+                   "intervention.dialog_share=0.5", "run.warmup_days=365", "run.horizon_days=365"]
 
 
 def trial_start(patients: pd.DataFrame) -> float:
@@ -162,8 +162,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = prepare(TRIAL_OVERRIDES + list(args.overrides))
     tables = run_config(cfg, replications=args.trials, scenario="mecca_trial")
     t = trials(tables, per_clinician=args.per_clinician or None)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(summary(t).to_string(index=False))
+    for _, r in summary(t).iterrows():
+        print(f"{r['outcome']}: difference {r['mean_estimate']:.3f} ({r['estimate_ci'][0]:.3f} to "
+              f"{r['estimate_ci'][1]:.3f}), d {r['mean_d']:.3f} ({r['d_ci'][0]:.3f} to {r['d_ci'][1]:.3f}; "
+              f"MECCA range {D_LOW}-{D_HIGH}: {'inside' if r['inside'] else 'outside'}), power "
+              f"{r['power']:.2f} ({r['power_ci'][0]:.2f}-{r['power_ci'][1]:.2f}), {r['trials']} trials of "
+              f"{r['mean_patients']:.0f} patients")
     return 0
 
 
