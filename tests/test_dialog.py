@@ -96,3 +96,14 @@ def test_bad_dialog_keys_are_refused_naming_the_key(override, key):
         api.load_config(["reference=community_team", "intervention=dialog", override])
     msg = str(info.value)
     assert key in msg and "\n" not in msg
+
+
+def test_command_line_intervention_is_not_silently_replaced_by_the_default_experiment(capsys):
+    """`alliance-sim reference=community_team intervention=dialog` runs DIALOG (one scenario), not usual care."""
+    from simulation.cli import DEFAULT_EXPERIMENT, experiment_when_unnamed
+
+    assert experiment_when_unnamed(["reference=community_team"]) == DEFAULT_EXPERIMENT
+    assert experiment_when_unnamed(["intervention.training_share=0.3"]) == DEFAULT_EXPERIMENT
+    assert experiment_when_unnamed(["reference=community_team", "intervention=dialog"]) == "null"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "intervention=dialog" in err[0] and "experiment=null" in err[0]
