@@ -14,8 +14,8 @@ How the trial maps onto a run (``python -m analysis.mecca``; the calibration sce
 ``mecca_trial``): reference B with ``intervention=dialog intervention.dialog_share=0.5``
 (each clinician uses DIALOG with probability 0.5, clinician-level randomisation, one
 replication = one trial); a one-year warm-up fills the caseloads, then DIALOG runs from
-the end of warm-up (the trial's start) for 365 days. Patients: those in care at the trial's start whose first clinician (the care
-coordinator) is still in post then (a key worker's caseload, as MECCA enrolled it), in
+the end of warm-up (the trial's start) for 365 days. Patients: those in care at the
+trial's start whose first clinician (the care coordinator) is still in post then (a key worker's caseload, as MECCA enrolled it), in
 that clinician's arm (intention to treat; a patient moved later stays in the arm).
 Outcome at 12 months: the patient's ``mansa`` and ``treatment_satisfaction`` at
 discharge or at the end of the run (:mod:`simulation.assessment`). Analysis: the

@@ -398,7 +398,7 @@ class SessionStep:
 
     @cython.cfunc
     def dialog_session(self, dyad: Dyad, p: Patient, now: cython.double) -> cython.void:
-        """A DIALOG session: discussing the patient's ratings of life and care lifts the dyad's agreement on goals and tasks."""
+        """A DIALOG session: discussing the ratings of life and care lifts the dyad's agreement on goals and tasks."""
         dyad.last_dialog_day = now
         p.dialog_sessions += 1
         dyad.potential_goals += self.dialog_goals * (1.0 - dyad.potential_goals)

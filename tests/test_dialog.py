@@ -74,7 +74,7 @@ def test_assessments_are_on_their_scales_and_follow_severity_and_alliance(dialog
 
 
 def test_emulated_mecca_trial_reproduces_direction_and_size():
-    """12 trials (calibration's 24 halved): mean d of MANSA > 0 and in MECCA's range, by 3 SEs of the mean over trials."""
+    """12 trials: mean d of MANSA > 0 and in MECCA's range, within 3 SEs of the mean over trials."""
     cfg = api.prepare(B_SHORT + ["intervention=dialog", "intervention.dialog_share=0.5"])
     tables = api.run_config(cfg, replications=12, scenario="mecca_trial")
     t = mecca.trials(tables)
