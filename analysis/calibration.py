@@ -33,6 +33,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from analysis import mecca as _mecca
 from analysis import targets_community as _targets_community
 from analysis import targets_preference as _targets_preference
 from analysis import targets_star as _targets_star
@@ -535,3 +536,4 @@ _targets_validation.register()
 _targets_waits.register()
 _targets_preference.register()
 _targets_star.register()
+_mecca.register()

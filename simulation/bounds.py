@@ -211,6 +211,18 @@ BOUNDS: dict[str, Bound] = {
     "training_repair_gain": LOGIT_COEF,
     "monitoring_every": Bound(0, 10_000, (0, 20), "sessions"),
     "monitoring_detection_gain": LOGIT_COEF,
+    # DIALOG structured assessment and the follow-up outcomes (MANSA, satisfaction: 1-7 items)
+    "dialog_every_days": Bound(0.0, 1e5, (0.0, 120.0), "days", "years"),
+    "dialog_share": SHARE,
+    "dialog_goals_gain": Bound(0.0, 1.0, (0.0, 0.3), "share of the gap to full agreement", "percent"),
+    "dialog_tasks_gain": Bound(0.0, 1.0, (0.0, 0.3), "share of the gap to full agreement", "percent"),
+    "dialog_mansa_gain": Bound(-6.0, 6.0, (0.0, 0.2), "MANSA points per DIALOG session"),
+    "mansa_mean": Bound(1.0, 7.0, (3.5, 5.5), "MANSA points (1-7)"),
+    "mansa_per_severity_sd": Bound(-6.0, 6.0, (-0.6, 0.0), "MANSA points per severity SD"),
+    "mansa_sd": Bound(0.0, 6.0, (0.5, 1.2), "MANSA points"),
+    "satisfaction_mean": Bound(1.0, 7.0, (4.0, 6.5), "satisfaction points (1-7)"),
+    "satisfaction_per_alliance": Bound(-60.0, 60.0, (0.0, 6.0), "points per alliance unit (0-1 scale)"),
+    "satisfaction_sd": Bound(0.0, 6.0, (0.5, 1.5), "satisfaction points"),
     # policy (bare names follow the keys into per-policy sections)
     "matching_accuracy": Bound(0.0, 1.0, P, "correlation", "percent"),
     "handover_risk_ratio": Bound(0.0, 1.0, (0.1, 1.0), "ratio of transition risks", "percent"),

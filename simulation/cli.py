@@ -283,6 +283,20 @@ def _check_dirs(argv: list[str]) -> None:
 DEFAULT_EXPERIMENT = "default"
 
 
+def experiment_when_unnamed(argv: list[str]) -> str:
+    """The default experiment, or null (one scenario) when the command line picks a group option its scenarios set."""
+    from .experiment import load_experiment
+
+    exp = load_experiment(DEFAULT_EXPERIMENT)
+    owned = {override_key(o) for overrides in exp.scenarios.values() for o in overrides}
+    picked = [a for a in argv if "=" in a and not a.startswith("-") and override_key(a) in owned]
+    if not picked:
+        return DEFAULT_EXPERIMENT
+    print(f"alliance-sim: {picked[0]} is chosen by the default experiment's own scenarios, so it runs as one "
+          "scenario (experiment=null); name an experiment to compare scenarios", file=sys.stderr)
+    return "null"
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Implausible values print one WARNING line; other warnings keep Python's format."""
     from .bounds import ImplausibleValue
@@ -327,7 +341,7 @@ def main() -> None:
     sys.argv[1:] = normalise_argv(sys.argv[1:])
     # With no experiment named, the command runs the default experiment (experiment=null: one scenario).
     if not any(a.split("=", 1)[0].lstrip("+~") == "experiment" for a in sys.argv[1:] if "=" in a):
-        sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+        sys.argv.append(f"experiment={experiment_when_unnamed(sys.argv[1:])}")
     if any(a in ("--help", "-h") for a in sys.argv[1:]):  # a short page for new users before Hydra's dump
         from .cli_help import help_page
 

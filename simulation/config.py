@@ -271,13 +271,30 @@ class RuptureConfig:
 
 @dataclass
 class InterventionConfig:
-    """Rupture-repair training and routine outcome monitoring: the scenario knobs of ``intervention=``."""
+    """Rupture-repair training, routine outcome monitoring and DIALOG: the scenario knobs of ``intervention=``."""
 
     training_share: float = 0.0  # share of clinicians trained in rupture repair (drawn per clinician)
     training_detection_gain: float = 1.0  # detection logit gain from training
     training_repair_gain: float = 1.0  # repair logit gain from training
     monitoring_every: int = 0  # routine outcome monitoring: feedback every k attended sessions (0 = off)
     monitoring_detection_gain: float = 1.0  # detection logit gain at a feedback session
+    # DIALOG structured assessment (MECCA, Priebe et al. 2007 Br J Psychiatry 191:420); off at 0.
+    dialog_every_days: float = 0.0  # a DIALOG session at the first attended primary session this many days after the last (0 = off)
+    dialog_share: float = 1.0  # share of clinicians using DIALOG (drawn per clinician; 0.5 in the emulated trial)
+    dialog_goals_gain: float = 0.0  # share of the gap to full goal agreement closed in the dyad potential per DIALOG session
+    dialog_tasks_gain: float = 0.0  # the same for agreement on tasks
+    dialog_mansa_gain: float = 0.0  # MANSA points per DIALOG session held (needs addressed; fitted to MECCA)
+    # Follow-up assessments (simulation/assessment.py; only in runs with DIALOG configured).
+    # Levels: DIALOG scale in East London (BMC Health Serv Res 2020, doi 10.1186/s12913-020-05840-z;
+    # 5,646 patients): life items mean 4.65 (SD 1.1), treatment items 5.25 (SD 1.17). DIALOG's
+    # 8 life items correlate 0.94 with the full MANSA (Golden & Priebe, "DIALOG and DIALOG+",
+    # slides on the scale's psychometrics). Slopes: assumptions (see each).
+    mansa_mean: float = 4.65  # MANSA (1-7) of a patient at the population's mean baseline severity
+    mansa_per_severity_sd: float = -0.3  # MANSA points per population SD of latent severity: r about -0.3 (assumption; symptoms-QoL r -0.2 to -0.4, Eack & Newhill 2007 Schizophr Bull 33:1225)
+    mansa_sd: float = 1.0  # residual SD of MANSA (total SD about 1.05, East London 1.1)
+    satisfaction_mean: float = 5.25  # treatment satisfaction (1-7, DIALOG's treatment items) at the reference alliance
+    satisfaction_per_alliance: float = 3.0  # satisfaction points per unit (0-1 scale) of latent alliance above the reference (assumption, plausible 0-6)
+    satisfaction_sd: float = 1.1  # residual SD of treatment satisfaction (total SD East London 1.17)
 
 
 @dataclass

@@ -26,6 +26,7 @@ cdef class Clinician:
     cdef public long sessions_cancelled
     cdef public long sessions_covered
     cdef public object patients_held
+    cdef public bint dialog
 
 cdef class Patient:
     cdef public long id
@@ -84,6 +85,8 @@ cdef class Patient:
     cdef public double potential_offset
     cdef public double dna_offset
     cdef public double dropout_offset
+    cdef public long dialog_sessions
+    cdef public double alliance_last
 
 cdef class Dyad:
     cdef public long id
@@ -111,3 +114,4 @@ cdef class Dyad:
     cdef public double last_patient_rating
     cdef public double rating_sum
     cdef public long ratings
+    cdef public double last_dialog_day

@@ -51,6 +51,7 @@ class Clinician:
     sessions_cancelled: cython.long = 0  # this clinician's sessions cancelled by absence
     sessions_covered: cython.long = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
+    dialog: cython.bint = False  # uses DIALOG structured assessment with its patients (intervention.dialog_*)
 
 
 @dataclass(eq=False)
@@ -114,6 +115,8 @@ class Patient:
     potential_offset: cython.double = 0.0  # logit shift of new dyads' potentials from the legal status
     dna_offset: cython.double = 0.0  # DNA log-odds added by the legal status (read each session)
     dropout_offset: cython.double = 0.0  # dropout log-odds added by the legal status (read each contact)
+    dialog_sessions: cython.long = 0  # DIALOG sessions held with this patient (intervention.dialog_every_days)
+    alliance_last: cython.double = NAN  # latent composite alliance of the last rated session (treatment satisfaction)
 
 
 @dataclass(eq=False)
@@ -146,3 +149,4 @@ class Dyad:
     last_patient_rating: cython.double = NAN
     rating_sum: cython.double = 0.0  # patient ratings (instrument scale) summed over the dyad's rated sessions
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
+    last_dialog_day: cython.double = NAN  # day of the dyad's last DIALOG session (NaN: none yet)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Config, DisciplineConfig
     from .entities import Clinician, Dyad, Patient
     from .recorder import SessionRecorder
-    from .rng import Tape
+    from .rng import Streams, Tape
 
 
 @runtime_checkable
@@ -121,6 +121,7 @@ class RunRecord(Protocol):
     timeseries: list
     caseload_samples: list  # (day, discipline, clinicians in post, mean caseload) per sample and discipline
     reassignment_log: list
+    streams: Streams  # the replication's random streams (the follow-up assessments' noise)
 
     def session_table(self) -> Optional[pd.DataFrame]:
         """The session table in memory, or None when it is off or was streamed to part files."""

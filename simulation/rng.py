@@ -32,6 +32,7 @@ PREFERENCE = 10  # patients' approach preferences and clinicians' approaches
 ANXIETY = 11  # the anxiety questionnaire's patient offsets and per-measurement errors (simulation.anxiety)
 INVOLUNTARY = 12  # patients' legal status at referral and the renewals of their Community Treatment Orders
 STAR_ITEMS = 20  # item noise of STAR questionnaires (simulation.star), keyed by patient, clinician, session
+ASSESSMENT = 13  # measurement noise of the follow-up assessments (MANSA, treatment satisfaction)
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

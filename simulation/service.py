@@ -234,6 +234,8 @@ class Service:
             caseload_cap=cap, comfortable_caseload=min(int(disc.comfortable_caseload), cap),
             start_day=float(day), trained=trained,
         )
+        # DIALOG users: the clinician's spare uniform, so the same people across scenarios (CRN).
+        c.dialog = bool(rc.dialog_every_days > 0 and u[CU_SPARE] < rc.dialog_share)
         self.clinicians.append(c)
         self.by_team_discipline[(team, discipline)].append(c)
         self.free[(team, discipline)].join(c)

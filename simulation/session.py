@@ -162,6 +162,10 @@ class SessionStep:
     effects: list
     team_weight: cython.double  # alliance.team_weight: weight of the team relationship in what the hazards read
     team_rate: cython.double  # alliance.team_rate: share of its gap to the dyads' composite closed per attended session
+    dialog_every: cython.double
+    dialog_from: cython.double
+    dialog_goals: cython.double
+    dialog_tasks: cython.double
 
     def __init__(self, cfg: "Config", service: "SessionPort", rupture: RuptureModel,
                  reassignment: "ReassignmentPolicy"):
@@ -204,6 +208,10 @@ class SessionStep:
                            (d.session_interval_max_days or d.session_interval_days) - d.session_interval_days)
                           for d in service.disciplines]
         self.effects = [d.treatment_effect for d in service.disciplines]
+        iv = cfg.intervention
+        self.dialog_every = iv.dialog_every_days  # 0: no DIALOG sessions
+        self.dialog_from = float(cfg.run.warmup_days)  # DIALOG starts with the measured period (the trial)
+        self.dialog_goals, self.dialog_tasks = iv.dialog_goals_gain, iv.dialog_tasks_gain
         self.team_weight = al.team_weight
         self.team_rate = al.team_rate
 
@@ -323,6 +331,9 @@ class SessionStep:
         if attended:
             zv = dyad.tape.z
             if grow:
+                if (self.dialog_every > 0.0 and c.dialog and dyad.discipline == self.primary
+                        and now >= self.dialog_from and not now - dyad.last_dialog_day < self.dialog_every):
+                    self.dialog_session(dyad, p, now)
                 # Alliance moves toward the dyad potential (lifted by symptom improvement).
                 rate = self.growth * (1.0 - self.strain_pen * c.strain)
                 if rate < 0.0:
@@ -343,6 +354,7 @@ class SessionStep:
                     dyad, c, p, dyad.tape.u, j, self.monitoring > 0 and (dyad.attended + 1) % self.monitoring == 0)
                 a = self.wg * dyad.goals + self.wt * dyad.tasks + self.wb * dyad.bond
                 dyad.alliance = a
+                p.alliance_last = a
                 update_team_alliance(p)
                 # The relationship with the team follows the dyads slowly; a change of clinician does not reset it.
                 p.team_relationship += self.team_rate * (p.team_alliance - p.team_relationship)
@@ -397,6 +409,14 @@ class SessionStep:
             self.service.discharge(p, reason)
             return ENDED
         return ATTENDED if attended else MISSED
+
+    @cython.cfunc
+    def dialog_session(self, dyad: Dyad, p: Patient, now: cython.double) -> cython.void:
+        """A DIALOG session: discussing the ratings of life and care lifts the dyad's agreement on goals and tasks."""
+        dyad.last_dialog_day = now
+        p.dialog_sessions += 1
+        dyad.potential_goals += self.dialog_goals * (1.0 - dyad.potential_goals)
+        dyad.potential_tasks += self.dialog_tasks * (1.0 - dyad.potential_tasks)
 
     @cython.cfunc
     def symptoms(self, p: Patient, skill: cython.double, effect: cython.double, zs: cython.double,

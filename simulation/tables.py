@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import anxiety, rng
+from . import anxiety, assessment, rng
 from .entities import EXIT_REASONS
 from .involuntary import LEGAL_STATUSES
 
@@ -112,6 +112,10 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
                                                                  "handover"])
     reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
                                           "from_clinician_id": "int64", "handover": bool})
+    if assessment.enabled(svc.cfg):  # DIALOG runs: follow-up MANSA and satisfaction, each clinician's arm
+        patients = assessment.add_assessments(patients, svc.patients, svc.cfg, svc.streams)
+        clinicians["dialog"] = np.fromiter((c.dialog for c in svc.clinicians), dtype=bool,
+                                           count=len(svc.clinicians))
     out = {"patients": patients, "clinicians": clinicians, "timeseries": timeseries, "caseloads": caseloads,
            "reassignments": reassignments}
     sessions = svc.session_table()  # None when off or streamed to part files

@@ -223,8 +223,8 @@ def test_calibration_experiment_asks_for_the_report():
     exp = load_experiment("calibration")
     assert exp.extra["report"] == "calibration"
     assert exp.extra["references"] == {"talking_therapy": "talking_therapy", "community_team": "community_team",
-                                       "preference_trial": "preference_trial"}
-    assert list(exp.scenarios) == ["talking_therapy", "community_team", "preference_trial"]
+                                       "preference_trial": "preference_trial", "mecca_trial": "mecca_trial"}
+    assert list(exp.scenarios) == ["talking_therapy", "community_team", "preference_trial", "mecca_trial"]
 
 
 def test_calibration_command_writes_csv(tmp_path):
@@ -232,8 +232,9 @@ def test_calibration_command_writes_csv(tmp_path):
     data = yaml.safe_load((ROOT / "experiments" / "calibration.yaml").read_text())
     data["extra"]["calibration"]["bootstrap"] = 3
     # Reference A only: reference B's scenario fixes a 6-year run (its rows are tested elsewhere).
-    # The preference trial (target 12) is left out too: its rows are tested in tests/test_moves.py.
-    for name in ("community_team", "preference_trial"):
+    # The preference trial (target 12) is left out too: its rows are tested in tests/test_moves.py;
+    # so is the MECCA trial (tests/test_dialog.py).
+    for name in ("community_team", "preference_trial", "mecca_trial"):
         data["scenarios"].pop(name)
         data["extra"]["references"].pop(name)
     exp = tmp_path / "calibration_small.yaml"
