@@ -104,3 +104,4 @@ cdef class Dyad:
     cdef public double last_patient_rating
     cdef public double rating_sum
     cdef public long ratings
+    cdef public long repairs

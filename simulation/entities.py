@@ -139,3 +139,4 @@ class Dyad:
     last_patient_rating: cython.double = NAN
     rating_sum: cython.double = 0.0  # patient ratings (instrument scale) summed over the dyad's rated sessions
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
+    repairs: cython.long = 0  # successful repairs in this dyad (the first is the corrective experience)
