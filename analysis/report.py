@@ -479,19 +479,20 @@ def _corrective_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
         return
     t.to_csv(ana_dir / "repaired_vs_unruptured.csv", index=False)
     doc.h(2, "Repaired courses against courses without rupture")
-    doc.p("Finishers whose every rupture was repaired, against finishers who never ruptured: the share of "
-          "repaired courses whose final (latent) alliance is above the median course without rupture of the same "
-          "replication (mean across replications, 95% interval), and each group's mean final alliance. The groups "
-          "are different patients (ruptures concentrate in sensitive patients), so compare the share between "
-          "scenarios: repair as a corrective experience (`rupture.corrective_*`) is what can raise it.")
+    doc.p("Finishers whose every rupture was repaired, against finishers who never ruptured: of the pairs of "
+          "one of each with the same number of attended sessions (same replication), the share in which the "
+          "repaired course ends with the higher latent alliance (ties half; mean across replications, 95% "
+          "interval), and each group's mean final alliance. The groups are different patients (ruptures "
+          "concentrate in sensitive patients), so compare the share between scenarios: repair as a corrective "
+          "experience (`rupture.corrective_*`) raises it.")
     doc.table(pd.DataFrame({
         "scenario": t["scenario"].map(run.label),
         "repaired (no rupture) courses": [f"{a:,} ({b:,})" for a, b in
                                           zip(t["repaired_courses"], t["unruptured_courses"])],
-        "repaired above the no-rupture median": [
+        "repaired ends higher (same-length pairs)": [
             "–" if not np.isfinite(m) else f"{100 * m:.1f}%" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]"
                                                               if np.isfinite(lo) else "")
-            for m, lo, hi in zip(t["share_above_unruptured_median"], t["share_ci_low"], t["share_ci_high"])],
+            for m, lo, hi in zip(t["share_above_unruptured"], t["share_ci_low"], t["share_ci_high"])],
         "final alliance, repaired": t["final_alliance_repaired"].map(lambda v: f"{v:.3f}"),
         "final alliance, no rupture": t["final_alliance_unruptured"].map(lambda v: f"{v:.3f}")}))
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
-from analysis.corrective import repaired_vs_unruptured
+from analysis.corrective import per_replication, repaired_vs_unruptured
 from simulation import rng
 from simulation.api import load_config, run
 from simulation.entities import Clinician, Dyad, Patient
@@ -142,16 +143,23 @@ def test_bad_corrective_values_are_config_errors(key, value):
         load_config([f"{key}={value}"])
 
 
+@pytest.mark.filterwarnings("ignore:.*outside the plausible range")
 def test_corrective_repair_lifts_repaired_courses_against_unruptured_ones():
-    """Same patients and sessions (common random numbers), strong corrective repair: a larger share of
-    fully repaired courses ends above the median course without rupture, and a higher mean final alliance."""
-    over = ["run.replications=4", "run.horizon_days=240", "run.warmup_days=60", "run.progress=false",
+    """Same patients and sessions (common random numbers), very strong corrective repair: repaired courses end
+    higher against same-length courses without rupture, and with a higher mean final alliance; paired
+    t-intervals of the per-replication differences (99%) exclude zero."""
+    over = ["run.replications=6", "run.horizon_days=240", "run.warmup_days=60", "run.progress=false",
             "clinicians.repair_logit_mean=1"]
-    off = repaired_vs_unruptured(*(lambda r: (r.patients, r.sessions))(run(over)))
-    on = repaired_vs_unruptured(*(lambda r: (r.patients, r.sessions))(run(over + CORRECTIVE)))
-    assert off["repaired_courses"].iloc[0] > 50 and off["unruptured_courses"].iloc[0] > 50
-    assert on["share_above_unruptured_median"].iloc[0] > off["share_ci_high"].iloc[0]
-    assert on["final_alliance_repaired"].iloc[0] > off["final_alliance_repaired"].iloc[0]
+    strong = ["rupture.corrective_propensity=2", "rupture.corrective_bond=0.3"]  # beyond plausible: a clear signal
+    off = per_replication(*(lambda r: (r.patients, r.sessions))(run(over)))
+    on = per_replication(*(lambda r: (r.patients, r.sessions))(run(over + strong)))
+    assert (off["repaired_courses"] > 20).all() and (off["unruptured_courses"] > 20).all()
+    for col in ("share_above_unruptured", "final_alliance_repaired"):
+        d = on[col].to_numpy() - off[col].to_numpy()
+        half = stats.t.ppf(0.995, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        assert d.mean() - half > 0, (col, d)
+    table = repaired_vs_unruptured(*(lambda r: (r.patients, r.sessions))(run(over + strong)))
+    assert table["share_above_unruptured"].iloc[0] == pytest.approx(on["share_above_unruptured"].mean())
 
 
 def test_teaching_experiment_has_the_corrective_scenario():
