@@ -168,3 +168,9 @@ def test_teaching_experiment_has_the_corrective_scenario():
     assert "rupture.corrective_propensity" not in " ".join(sc["repair_training"])
     assert set(sc["repair_training"]) < set(sc["repair_training_corrective"])
     assert any(o.startswith("rupture.corrective_") for o in sc["repair_training_corrective"])
+
+
+def test_same_length_share_counts_wins_and_half_ties():
+    from analysis.corrective import _wins
+    assert _wins(np.array([0.5, 0.7]), np.array([0.6, 0.5])) == 2.5  # 0.5: tie + loss; 0.7: two wins
+    assert _wins(np.array([0.1]), np.array([0.2, 0.3])) == 0.0
