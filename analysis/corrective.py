@@ -31,7 +31,7 @@ def final_alliance(sessions: pd.DataFrame) -> pd.Series:
     return s.groupby(KEYS, sort=False, observed=True)["alliance_latent"].last()
 
 
-def _wins(repaired: np.ndarray, unruptured: np.ndarray) -> float:
+def pair_wins(repaired: np.ndarray, unruptured: np.ndarray) -> float:
     """Pairs (one of each) in which the repaired course ends higher; ties count half."""
     u = np.sort(unruptured)
     below = np.searchsorted(u, repaired, side="left")
@@ -55,7 +55,7 @@ def per_replication(patients: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
             r = stratum.loc[stratum["_group"] == "repaired", "final"].to_numpy()
             u = stratum.loc[stratum["_group"] == "unruptured", "final"].to_numpy()
             if len(r) and len(u):
-                wins += _wins(r, u)
+                wins += pair_wins(r, u)
                 pairs += len(r) * len(u)
         rows.append({"scenario": scen, "replication": rep,
                      "repaired_courses": int((g["_group"] == "repaired").sum()),

@@ -171,6 +171,6 @@ def test_teaching_experiment_has_the_corrective_scenario():
 
 
 def test_same_length_share_counts_wins_and_half_ties():
-    from analysis.corrective import _wins
-    assert _wins(np.array([0.5, 0.7]), np.array([0.6, 0.5])) == 2.5  # 0.5: tie + loss; 0.7: two wins
-    assert _wins(np.array([0.1]), np.array([0.2, 0.3])) == 0.0
+    from analysis.corrective import pair_wins
+    assert pair_wins(np.array([0.5, 0.7]), np.array([0.6, 0.5])) == 2.5  # 0.5: tie + loss; 0.7: two wins
+    assert pair_wins(np.array([0.1]), np.array([0.2, 0.3])) == 0.0
