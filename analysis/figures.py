@@ -373,8 +373,11 @@ def dose_table(run: RunData) -> pd.DataFrame:
     if not key:
         raise FigureSkipped(NEEDS["extra.dose"][1])
     k = run.tables["kpis"]
+    only = dose.get("scenarios")  # optional: the scenarios that form the dose series (others are left out)
     rows = []
     for s in run.scenarios:
+        if only and s not in only:
+            continue
         v = override_value(run.overrides(s), key)
         if v is None:
             v = _config_value(run.config(s), key)

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from analysis import trial
+from analysis.corrective import repaired_vs_unruptured
 from analysis.figures import DEFAULT_FIGURES, FIGURES, FigureSkipped, dose_label, dose_table, render
 from analysis.labels import is_proportion, kpi_label
 from analysis.rundata import RunData
@@ -314,6 +315,8 @@ def build_report(run_dir: str | Path, figures: Optional[list[str]] = None) -> Pa
     _retention_section(doc, run, ana_dir)
     if "retention_by_rupture" in names and run.has("sessions"):
         _rupture_section(doc, run, ana_dir)
+    if run.extra.get("corrective") and run.has("sessions"):
+        _corrective_section(doc, run, ana_dir)
     if "dose_response" in names:
         _dose_section(doc, run, ana_dir)
     if run.extra.get("trial"):
@@ -467,6 +470,31 @@ def _rupture_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
             row[f"+{r.time} sessions"] = f"{100 * r.survival:.1f}% [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]"
         rows.append(row)
     doc.table(pd.DataFrame(rows))
+
+
+def _corrective_section(doc: Doc, run: RunData, ana_dir: Path) -> None:
+    """Repaired courses against courses without rupture: can repair leave a course better off?"""
+    t = repaired_vs_unruptured(run.tables["patients"], run.tables["sessions"])
+    if t.empty:
+        return
+    t.to_csv(ana_dir / "repaired_vs_unruptured.csv", index=False)
+    doc.h(2, "Repaired courses against courses without rupture")
+    doc.p("Finishers whose every rupture was repaired, against finishers who never ruptured: of the pairs of "
+          "one of each with the same number of attended sessions (same replication), the share in which the "
+          "repaired course ends with the higher latent alliance (ties half; mean across replications, 95% "
+          "interval), and each group's mean final alliance. The groups are different patients (ruptures "
+          "concentrate in sensitive patients), so compare the share between scenarios: repair as a corrective "
+          "experience (`rupture.corrective_*`) raises it.")
+    doc.table(pd.DataFrame({
+        "scenario": t["scenario"].map(run.label),
+        "repaired (no rupture) courses": [f"{a:,} ({b:,})" for a, b in
+                                          zip(t["repaired_courses"], t["unruptured_courses"])],
+        "repaired ends higher (same-length pairs)": [
+            "–" if not np.isfinite(m) else f"{100 * m:.1f}%" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+                                                              if np.isfinite(lo) else "")
+            for m, lo, hi in zip(t["share_above_unruptured"], t["share_ci_low"], t["share_ci_high"])],
+        "final alliance, repaired": t["final_alliance_repaired"].map(lambda v: f"{v:.3f}"),
+        "final alliance, no rupture": t["final_alliance_unruptured"].map(lambda v: f"{v:.3f}")}))
 
 
 def _dose_section(doc: Doc, run: RunData, ana_dir: Path) -> None:

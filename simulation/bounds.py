@@ -205,6 +205,8 @@ BOUNDS: dict[str, Bound] = {
     "later_repair_decay": SHARE,
     "report_prob": PROB,
     "false_report_prob": Bound(0.0, 1.0, (0.0, 0.3), "probability", "percent"),
+    "corrective_propensity": Bound(0.0, 20.0, (0.0, 0.7), "log-odds"),
+    "corrective_bond": Bound(0.0, 1.0, (0.0, 0.1), "alliance units (0-1 scale)"),
     # intervention (training and monitoring; bare names follow the keys if they move)
     "training_share": SHARE,
     "training_detection_gain": LOGIT_COEF,

@@ -267,6 +267,14 @@ class RuptureConfig:
     later_repair_decay: float = 0.7  # repair odds multiplier per session unresolved
     report_prob: float = 0.7  # chance a patient reports a rupture that happened
     false_report_prob: float = 0.02  # chance a patient reports one that did not
+    # Repair as a corrective experience (Safran & Muran 2000): the dyad's FIRST successful repair.
+    # Off (0) by default; a one-way mechanism (it can only lower ruptures and raise the bond).
+    # Direct evidence is for the association only: rupture resolution and outcome r = .29
+    # (Eubanks, Muran & Safran 2018, Psychotherapy 55:508, meta-analysis; r = .24, k = 3, in
+    # Safran et al. 2011); rupture-repair episodes and more improvement (Strauss et al. 2006, JCCP
+    # 74:337; Stiles et al. 2004, J Couns Psychol 51:81, V-shaped). Both sizes below are assumptions.
+    corrective_propensity: float = 0.0  # log-odds cut of the dyad's later rupture odds; plausible 0-0.7 (OR 1-0.5)
+    corrective_bond: float = 0.0  # bond and bond potential raised beyond pre-rupture; plausible 0-0.1 (0-1 units)
 
 
 @dataclass

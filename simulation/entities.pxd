@@ -115,3 +115,4 @@ cdef class Dyad:
     cdef public double rating_sum
     cdef public long ratings
     cdef public double last_dialog_day
+    cdef public long repairs

@@ -150,3 +150,4 @@ class Dyad:
     rating_sum: cython.double = 0.0  # patient ratings (instrument scale) summed over the dyad's rated sessions
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
     last_dialog_day: cython.double = NAN  # day of the dyad's last DIALOG session (NaN: none yet)
+    repairs: cython.long = 0  # successful repairs in this dyad (the first is the corrective experience)

@@ -20,4 +20,5 @@ cdef class StandardRuptures(RuptureModel):
     cdef public double repair_reserve, repair_gain, false_report_prob, report_prob
     cdef public double withdrawal_share, severity_min, sev_span, log_w_factor, log_decay
     cdef public tuple w_impact, c_impact
+    cdef public double corrective_propensity, corrective_bond
     cdef void _restore(self, Dyad dyad, Patient patient)

@@ -97,6 +97,9 @@ class StandardRuptures(RuptureModel):
       pre-rupture components plus ``repair_gain`` (V-shaped trajectory)
     * unresolved: components erode by ``erosion`` a session; later attempts succeed with
       the repair odds times ``later_repair_decay`` per session unresolved
+    * corrective experience (off at 0): after the dyad's first successful repair its rupture
+      log-odds fall by ``corrective_propensity``, and that repair lifts bond and bond potential
+      by ``corrective_bond`` beyond the pre-rupture level (later repairs only restore)
     """
 
     # Its configuration is copied into C attributes (rupture.pxd), read every session.
@@ -114,6 +117,7 @@ class StandardRuptures(RuptureModel):
         self.log_w_factor = log(cfg.withdrawal_detect_factor)
         self.sev_span = cfg.severity_max - cfg.severity_min
         self.log_decay = log(cfg.later_repair_decay) if cfg.later_repair_decay > 0 else -INF
+        self.corrective_propensity, self.corrective_bond = cfg.corrective_propensity, cfg.corrective_bond
 
     @cython.ccall
     def at_session(self, dyad: Dyad, clinician: Clinician, patient: Patient, u, j: cython.long,
@@ -144,6 +148,8 @@ class StandardRuptures(RuptureModel):
         a = dyad.alliance
         x = (self.intercept + self.sensitivity * patient.sensitivity_z + self.strain * clinician.strain
              - self.alliance * (a - ref))
+        if dyad.repairs > 0:  # a repaired rupture was a corrective experience (0 when off: x unchanged)
+            x -= self.corrective_propensity
         if u[j + U_RUPTURE] >= _logistic(x):
             if u[j + U_REPORT] < self.false_report_prob:
                 reported = 1
@@ -177,9 +183,11 @@ class StandardRuptures(RuptureModel):
 
     @cython.cfunc
     def _restore(self, dyad: Dyad, patient: Patient) -> cython.void:
-        """Repair: back to the pre-rupture components plus the corrective gain.
+        """Repair: back to the pre-rupture components plus ``repair_gain``.
 
         One repair resolves every rupture of the episode (they share one pre-rupture level).
+        The dyad's first repair is also the corrective experience: bond and bond potential
+        rise by ``corrective_bond`` beyond the pre-rupture level (nothing when it is 0).
         """
         g: cython.double
         t: cython.double
@@ -188,6 +196,10 @@ class StandardRuptures(RuptureModel):
         dyad.open_ruptures = 0
         g, t, b = dyad.pre_rupture
         gain: cython.double = self.repair_gain
+        dyad.repairs += 1
+        if dyad.repairs == 1 and self.corrective_bond > 0.0:
+            b += self.corrective_bond
+            dyad.potential_bond = min(1.0, dyad.potential_bond + self.corrective_bond)
         dyad.goals = min(1.0, g + gain)
         dyad.tasks = min(1.0, t + gain)
         dyad.bond = min(1.0, b + gain)

@@ -325,6 +325,8 @@ FIELD_RULES: dict[str, Rule] = {
     "rupture.later_repair_decay": probability,
     "rupture.report_prob": probability,
     "rupture.false_report_prob": probability,
+    "rupture.corrective_propensity": non_negative,
+    "rupture.corrective_bond": probability,
     # intervention
     "intervention.training_share": probability,
     "intervention.training_detection_gain": free,
