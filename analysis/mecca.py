@@ -36,6 +36,7 @@ Psychosom 84:304, monthly with a solution-focused approach): d <= 0.35.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import Optional, Sequence
 
 import numpy as np
@@ -98,16 +99,16 @@ def trials(tables: dict[str, pd.DataFrame], per_clinician: Optional[int] = None)
     return pd.DataFrame(rows)
 
 
+def _trial_d(tables: dict[str, pd.DataFrame], outcome: str) -> float:
+    """Cohen's d of ``outcome`` at 12 months, DIALOG minus usual care, in one trial (picklable)."""
+    t = trials(tables)
+    v = t.loc[t["outcome"] == outcome, "d"]
+    return float(v.iloc[0]) if len(v) else np.nan
+
+
 def _d_estimator(outcome: str):
     """A calibration estimator: the standardised 12-month difference of ``outcome`` in one replication."""
-
-    def estimator(tables: dict[str, pd.DataFrame]) -> float:
-        t = trials(tables)
-        v = t.loc[t["outcome"] == outcome, "d"]
-        return float(v.iloc[0]) if len(v) else np.nan
-
-    estimator.__doc__ = f"Cohen's d of {outcome} at 12 months, DIALOG minus usual care (one trial)."
-    return estimator
+    return partial(_trial_d, outcome=outcome)
 
 
 mansa_d = _d_estimator("mansa")

@@ -24,6 +24,7 @@ time-series day]; pass ``warmup_day`` / ``end_day`` to set it exactly.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -157,14 +158,15 @@ def report(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- registration
+def _first_replication(tables: dict[str, pd.DataFrame], fn) -> float:
+    """``fn``'s value for the one replication in ``tables`` (module level, so a process pool can pickle it)."""
+    values = fn(tables)
+    return float(values.iloc[0]) if len(values) else np.nan
+
+
 def _per_replication(fn):
     """Adapt a per-(scenario, replication) estimator to the registry's one-replication call."""
-
-    def estimator(tables: dict[str, pd.DataFrame]) -> float:
-        values = fn(tables)
-        return float(values.iloc[0]) if len(values) else np.nan
-
-    return estimator
+    return partial(_first_replication, fn=fn)
 
 
 def register() -> None:

@@ -18,6 +18,8 @@ waiting list and the booking delay ``service.first_appointment_delay_days``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from analysis.targets import Tables, register_target
@@ -26,21 +28,27 @@ from simulation.kpis import finishers
 SIX_WEEKS, EIGHTEEN_WEEKS, FOUR_WEEKS = 42.0, 126.0, 28.0
 
 
+def _finishers_within(t: Tables, days: float) -> float:
+    """Share of IAPT finishers who waited under ``days`` (module level, so a process pool can pickle it)."""
+    f = finishers(t["patients"])
+    return float((f["wait_days"] < days).mean()) if len(f) else np.nan
+
+
 def finishers_within(days: float):
     """Estimator: share of IAPT finishers (measured, ended with >= 2 attended sessions) who waited < ``days``."""
-    def estimate(t: Tables) -> float:
-        f = finishers(t["patients"])
-        return float((f["wait_days"] < days).mean()) if len(f) else np.nan
-    return estimate
+    return partial(_finishers_within, days=days)
+
+
+def _started_within(t: Tables, days: float) -> float:
+    """Share of measured patients offered a first appointment who waited at most ``days`` (picklable)."""
+    p = t["patients"]
+    s = p[p["measured"] & p["first_session_day"].notna()]
+    return float((s["wait_days"] <= days).mean()) if len(s) else np.nan
 
 
 def started_within(days: float):
     """Estimator: share of measured patients offered a first appointment who waited <= ``days`` for it."""
-    def estimate(t: Tables) -> float:
-        p = t["patients"]
-        s = p[p["measured"] & p["first_session_day"].notna()]
-        return float((s["wait_days"] <= days).mean()) if len(s) else np.nan
-    return estimate
+    return partial(_started_within, days=days)
 
 
 IAPT_SOURCE = ("NHS Digital, Psychological Therapies: reports on the use of IAPT services, England, "

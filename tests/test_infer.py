@@ -172,3 +172,15 @@ def test_priors_name_real_keys_and_contain_the_configured_values(reference):
         assert p.reason, p.name
     with_values(cfg, {p.name: p.low for p in priors.parameters})  # every corner value is valid
     with_values(cfg, {p.name: p.high for p in priors.parameters})
+
+
+def test_every_registered_target_pickles_for_the_process_pools():
+    """The fit's posterior predictive and parallel calibration send targets to worker processes."""
+    import pickle
+
+    import analysis.calibration  # noqa: F401  (registers every target)
+    from analysis.targets import TARGETS
+
+    for name, target in TARGETS.items():
+        back = pickle.loads(pickle.dumps(target))  # fails on an estimator defined inside a function
+        assert back.number == target.number
