@@ -72,6 +72,9 @@ CURRENT, PLAN = "current", "plan"  # plan-view scenarios
 TEACH_BASE = (f"{KEYS['reference']}=talking_therapy", f"{KEYS['horizon_days']}=730", f"{KEYS['sessions']}=true",
               f"{KEYS['progress']}=false", f"{KEYS['workers']}=1")
 TEACH_REPLICATIONS = 4
+# The page runs a teach run's chunks (2 scenarios x replications) on warm spawned processes, one per core;
+# 8 chunks gain little beyond 4 processes, and each process holds the model in memory (about 150 MB).
+APP_WORKERS_MAX = 4
 PLAN_REPLICATIONS = 4
 RUN_TABLE_EXCLUDE = ("chunks",)  # left out of the downloaded zip: per-chunk copies of the tables
 
@@ -314,13 +317,24 @@ class TeachResult:
     seconds_run: float
 
 
-def simulate_teach(s: TeachSettings):
-    """Run usual care and the chosen settings in memory (``simulation.api.run_built``); a RunData."""
+def simulate_teach(s: TeachSettings, pool=None):
+    """Run usual care and the chosen settings in memory (``simulation.api.run_built``, on ``pool`` if given)."""
     from analysis.rundata import RunData
     from simulation.api import run_built
 
     exp, scen = teach_scenarios(s)
-    return RunData.from_results(run_built(exp, scen))
+    return RunData.from_results(run_built(exp, scen, pool=pool))
+
+
+def teach_pool():
+    """The page's warm worker processes (one per usable core, at most APP_WORKERS_MAX), or None on one core."""
+    import os
+
+    from simulation.workers import WarmPool
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = min(cores, APP_WORKERS_MAX)
+    return WarmPool(n) if n >= 2 else None
 
 
 def teach_numbers(run, s: TeachSettings, seconds: float = float("nan")) -> TeachResult:
@@ -329,11 +343,11 @@ def teach_numbers(run, s: TeachSettings, seconds: float = float("nan")) -> Teach
                        difference_table(run, TEACH_KPIS), list(run.manifest.get("figures") or []), seconds)
 
 
-def run_teach(s: TeachSettings) -> tuple[TeachResult, list[Figure], dict[str, float]]:
-    """A whole teach run as the page does it, timed: simulate, numbers, then every figure."""
+def run_teach(s: TeachSettings, pool=None) -> tuple[TeachResult, list[Figure], dict[str, float]]:
+    """A whole teach run as the page does it, timed: simulate (on ``pool`` if given), numbers, then every figure."""
     t0 = time.perf_counter()
     c0 = time.process_time()
-    run = simulate_teach(s)
+    run = simulate_teach(s, pool)
     res = teach_numbers(run, s, time.perf_counter() - t0)
     t1, c1 = time.perf_counter(), time.process_time()
     figs = draw_figures(run, res.figures)

@@ -40,10 +40,17 @@ FIGURE_TEXT = {engine.FIGURES["differences"]: "differences", engine.FIGURES["by_
                engine.FIGURES["trajectories"]: "vshape"}
 
 
+# One pool of spawned worker processes per server, started when the page is first shown and kept
+# warm across runs and sessions (the workers die with the server).
+@st.cache_resource(show_spinner=False)
+def _pool():
+    return engine.teach_pool()
+
+
 # Cached by settings: with the classroom seed, students who pick the same values share one run.
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _simulate(settings: engine.TeachSettings):
-    return engine.simulate_teach(settings)
+    return engine.simulate_teach(settings, _pool())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -110,6 +117,7 @@ def render() -> None:
     """The teach view."""
     st.title("Ruptures, repair and dropout")
     st.markdown(INTRO)
+    _pool()  # the workers start while the sliders move
     settings, pressed = controls()
     if pressed:
         with st.spinner("Simulating usual care and your settings..."):
