@@ -130,8 +130,10 @@ class WarmPool:
     :meth:`submit` is the executor's; a pool whose worker died is replaced on the next call.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, warm: Callable = None) -> None:
         self.workers = int(workers)
+        self._warm_fn = warm  # run once in each new worker (module-level, so it pickles): imports, caches
+        self._warm: list = []
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._start()
@@ -148,7 +150,8 @@ class WarmPool:
                 with _sigint_blocked():
                     pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                                initializer=_worker_init, initargs=(os.getpid(),))
-                    warm = [pool.submit(_warm_up) for _ in range(self.workers)]  # launches every process here
+                # The first submit launches every process, here in this thread.
+                warm = [pool.submit(_warm_up, self._warm_fn) for _ in range(self.workers)]
                 box["pool"], box["warm"] = pool, warm
             except BaseException as exc:  # handed to the constructing thread
                 box["err"] = exc
@@ -159,7 +162,12 @@ class WarmPool:
         made.wait()
         if "err" in box:
             raise box["err"]
-        self._pool = box["pool"]
+        self._pool, self._warm = box["pool"], box["warm"]
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every worker has started and warmed up (the benchmark; the page need not wait)."""
+        for fut in self._warm:
+            fut.result(timeout)
 
     def submit(self, fn: Callable, *args, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a worker; a Future (a broken pool is replaced first)."""
@@ -180,8 +188,10 @@ class WarmPool:
                 self._pool = None
 
 
-def _warm_up() -> int:
-    """In a new worker: import the model and its tables once, before the first run needs them."""
+def _warm_up(warm: Callable = None) -> int:
+    """In a new worker: import the model (and run ``warm``) once, before the first run needs them."""
     import simulation.runner  # noqa: F401  (the compiled hot path, pandas, numpy)
 
+    if warm is not None:
+        warm()
     return os.getpid()
