@@ -294,6 +294,48 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _cpu_of(fn, *args) -> float:
+    """CPU seconds of ``fn(*args)`` in the process that runs it (a worker: what its share of a run costs)."""
+    c = time.process_time()
+    fn(*args)
+    return time.process_time() - c
+
+
+def _critical_path(pool, s) -> dict:
+    """CPU seconds of each task of a teach run, measured in the workers, and the run's wall time on idle cores.
+
+    On a machine shared with other work the wall time says little; the tasks' CPU seconds do.
+    Estimated wall on idle cores: the chunks spread over the workers (longest first), this
+    process gathering them, then the figures spread likewise (the numbers, made here, overlap them).
+    """
+    import pickle
+
+    from analysis.app import engine
+    from simulation.runner import run_chunk
+
+    _, scen = engine.teach_scenarios(s)
+    chunks = [pool.submit(_cpu_of, run_chunk, sc.config, sc.name, r) for sc in scen for r in range(s.replications)]
+    chunks = [f.result() for f in chunks]
+    c = time.process_time()
+    run = engine.simulate_teach(s, pool)  # this process's share: receiving and gathering the tables
+    blob = pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL)  # and handing the run to the figures
+    between = time.process_time() - c
+    c = time.process_time()
+    res = engine.teach_numbers(run, s)
+    numbers = time.process_time() - c
+    names = res.figures
+    figs = [pool.submit(_cpu_of, engine._draw_pickled, blob, n).result() for n in names]
+
+    def spread(costs: list[float]) -> float:
+        loads = [0.0] * pool.workers
+        for x in sorted(costs, reverse=True):
+            loads[loads.index(min(loads))] += x
+        return max(loads)
+
+    return {"chunk_cpu": chunks, "figure_cpu": dict(zip(names, figs)), "numbers_cpu": numbers,
+            "between_cpu": between, "estimate_idle_wall": spread(chunks) + between + max(spread(figs), numbers)}
+
+
 def measure_app(repeats: int, serial_too: bool = True) -> dict:
     """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it on Run."""
     # What the page does on Run (analysis/app/teach.py): simulate both scenarios on the warm pool of
@@ -323,10 +365,11 @@ def measure_app(repeats: int, serial_too: bool = True) -> dict:
         warm.append({**m, "workers_cpu": _cpu_seconds(pids) - w0})
         if serial_too:
             serial.append(engine.run_teach(s)[2])
+    path = _critical_path(pool, d) if pool is not None else None
     if pool is not None:
         pool.shutdown()
     return {"compose_seconds": compose, "pool_seconds": pool_start, "cold": cold, "warm": warm, "serial": serial,
-            "replications": d.replications, "workers": len(pids)}
+            "replications": d.replications, "workers": len(pids), "path": path}
 
 
 def _subprocess(kind: str, payload: dict, pure: bool = False) -> dict:
@@ -509,6 +552,16 @@ def main(argv=None) -> int:
             emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_total_serial",
                   "seconds": wall[len(wall) // 2], "cpu_seconds": cpu[len(cpu) // 2], "replications": r["replications"],
                   "workers": 1, "repeats": len(wall), "speedup": wall[len(wall) // 2] / both[len(both) // 2]})
+        if r["path"]:
+            p = r["path"]
+            print(f"  CPU per task in the workers: chunks {sum(p['chunk_cpu']):.2f} in all "
+                  f"({min(p['chunk_cpu']):.2f}-{max(p['chunk_cpu']):.2f} each); figures "
+                  + ", ".join(f"{n} {x:.2f}" for n, x in p["figure_cpu"].items())
+                  + f"; here: gathering {p['between_cpu']:.2f}, numbers {p['numbers_cpu']:.2f}. Estimated Run-to-last-figure on "
+                  f"{r['workers']} idle cores: {p['estimate_idle_wall']:.2f} s (chunks then figures, spread longest first)")
+            emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_total_idle_estimate",
+                  "seconds": p["estimate_idle_wall"], "cpu_seconds": sum(p["chunk_cpu"]) + sum(p["figure_cpu"].values()),
+                  "replications": r["replications"], "workers": r["workers"], "repeats": 1})
         emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_cold",
               "seconds": r["compose_seconds"] + r["pool_seconds"] + c["total_wall"], "cpu_seconds": c["total_cpu"],
               "replications": r["replications"], "workers": r["workers"], "repeats": 1})
