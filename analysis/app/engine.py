@@ -73,7 +73,7 @@ TEACH_BASE = (f"{KEYS['reference']}=talking_therapy", f"{KEYS['horizon_days']}=7
               f"{KEYS['progress']}=false", f"{KEYS['workers']}=1")
 TEACH_REPLICATIONS = 4
 # The page runs a teach run's chunks (2 scenarios x replications) on warm spawned processes, one per core;
-# 8 chunks gain little beyond 4 processes, and each process holds the model in memory (about 150 MB).
+# 8 chunks gain little beyond 4 processes, and each holds 300–350 MB after a run and its figures (measured).
 APP_WORKERS_MAX = 4
 PLAN_REPLICATIONS = 4
 RUN_TABLE_EXCLUDE = ("chunks",)  # left out of the downloaded zip: per-chunk copies of the tables
