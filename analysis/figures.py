@@ -254,7 +254,7 @@ def retention_by_rupture(run: RunData) -> tuple:
 
 
 # ---------------------------------------------------------------------------- trajectories
-def _pick_examples(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int) -> dict[str, list]:
+def pick_examples(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int) -> dict[str, list]:
     """Deterministic examples: steady courses, V-shaped repair (largest dips), unrepaired decline.
 
     Every patient is scored at once on numpy arrays of the attended sessions (one run of
@@ -327,7 +327,7 @@ def trajectories(run: RunData) -> tuple:
     p = run.tables["patients"]
     p = p[p["scenario"] == scen]
     per_row = 3
-    examples = _pick_examples(s, p, per_row)
+    examples = pick_examples(s, p, per_row)
     exits = p.set_index(["replication", "patient_id"])["exit_reason"].astype(str)
     fig, axes = plt.subplots(3, per_row, figsize=(12, 8.5), sharey=True, squeeze=False)
     titles = {"no rupture": "No rupture", "rupture repaired": "Rupture, repaired later (V-shape)",

@@ -189,9 +189,7 @@ class WarmPool:
 
 
 def _warm_up(warm: Callable = None) -> int:
-    """In a new worker: import the model (and run ``warm``) once, before the first run needs them."""
-    import simulation.runner  # noqa: F401  (the compiled hot path, pandas, numpy)
-
+    """In a new worker: run ``warm`` (imports the first run will need) once, before that run needs them."""
     if warm is not None:
         warm()
     return os.getpid()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from analysis.app import engine
-from analysis.figures import _pick_examples
+from analysis.figures import pick_examples
 from simulation.workers import WarmPool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def _running(pid: int) -> bool:
 
 # ----------------------------------------------------------------------------- example trajectories
 def _reference_picks(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int) -> dict[str, list]:
-    """The examples' definition written patient by patient (slow, plain): the oracle for _pick_examples."""
+    """The examples' definition written patient by patient (slow, plain): the oracle for pick_examples."""
     keys = ["replication", "patient_id"]
     s = sessions[sessions["attended"].astype(bool)].sort_values([*keys, "day"], kind="stable")
     m = patients.loc[patients["measured"].astype(bool), [*keys, "exit_reason"]]
@@ -155,7 +155,7 @@ def test_pick_examples_matches_the_patient_by_patient_definition(settings, repai
     p = run.tables["patients"]
     s, p = s[s["scenario"] == engine.YOURS], p[p["scenario"] == engine.YOURS]
     for per_row in (3, 25):
-        got = {k: [tuple(int(x) for x in key) for key in v] for k, v in _pick_examples(s, p, per_row).items()}
+        got = {k: [tuple(int(x) for x in key) for key in v] for k, v in pick_examples(s, p, per_row).items()}
         want = _reference_picks(s, p, per_row)
         assert got == want
         assert sum(map(len, want.values())) > 3  # the run has examples to pick from

@@ -387,6 +387,7 @@ def teach_pool():
 
 def _warm_worker() -> None:
     """In each new worker of the page's pool: the imports a first run and its figures need."""
+    import simulation.runner  # noqa: F401  (the compiled hot path, pandas, numpy)
     import analysis.figures  # noqa: F401  (matplotlib, the figure registry)
     import analysis.survival  # noqa: F401
     import lifelines  # noqa: F401  (Kaplan–Meier, imported lazily by analysis.survival)
