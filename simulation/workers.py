@@ -122,13 +122,12 @@ def _watch_parent(parent: int) -> None:
 
 # --------------------------------------------------------------------------- a pool kept warm across runs
 class WarmPool:
-    """Spawned worker processes kept alive between runs (the page's pool), dying with this process.
+    """Spawned worker processes kept alive between runs (the page's pool), dying with this process."""
 
-    The processes are spawned, never forked (a server's threads and locks are not copied),
-    by a thread that lives as long as this process: PR_SET_PDEATHSIG fires when the
-    *thread* that started a child ends, so a short-lived request thread must not start them.
-    :meth:`submit` is the executor's; a pool whose worker died is replaced on the next call.
-    """
+    # The processes are spawned, never forked (a server's threads and locks are not copied),
+    # by a thread that lives as long as this process: PR_SET_PDEATHSIG fires when the
+    # *thread* that started a child ends, so a short-lived request thread must not start them.
+    # submit is the executor's; a pool whose worker died is replaced on the next call.
 
     def __init__(self, workers: int, warm: Callable = None) -> None:
         self.workers = int(workers)

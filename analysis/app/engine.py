@@ -205,12 +205,9 @@ class _Drawn:
 
 
 def submit_figures(run, names: list[str], pool=None) -> dict[str, Any]:
-    """Start drawing these figures on ``pool``'s processes at once; name -> Future (``.result()`` a Figure).
-
-    The workers run the same :func:`draw_figures` (so the PNG bytes are the same as drawn
-    here); the run is pickled once for all of them. Without a pool each figure is drawn
-    here when its result is asked for.
-    """
+    """Start drawing these figures on ``pool``'s processes at once; name -> Future (``.result()`` a Figure)."""
+    # The workers run the same draw_figures (so the PNG bytes are the same as drawn here); the
+    # run is pickled once for all of them. Without a pool each figure is drawn here when asked for.
     if pool is None:
         return {n: _Drawn(run, n) for n in names}
     import copy
@@ -400,11 +397,9 @@ def teach_numbers(run, s: TeachSettings, seconds: float = float("nan")) -> Teach
 
 
 def run_teach(s: TeachSettings, pool=None) -> tuple[TeachResult, list[Figure], dict[str, float]]:
-    """A whole teach run as the page does it, timed: simulate, start the figures, numbers, then the figures.
-
-    With ``pool`` the chunks and the figures run on its processes (CPU seconds here are this
-    process's only); without it everything runs here, one after the other.
-    """
+    """A whole teach run as the page does it, timed: simulate, start the figures, numbers, then the figures."""
+    # With ``pool`` the chunks and the figures run on its processes (CPU seconds here are this
+    # process's only); without it everything runs here, one after the other.
     t0 = time.perf_counter()
     c0 = time.process_time()
     run = simulate_teach(s, pool)
