@@ -254,43 +254,64 @@ def retention_by_rupture(run: RunData) -> tuple:
 
 
 # ---------------------------------------------------------------------------- trajectories
-def _pick_examples(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int) -> dict[str, list]:
+def pick_examples(sessions: pd.DataFrame, patients: pd.DataFrame, per_row: int) -> dict[str, list]:
     """Deterministic examples: steady courses, V-shaped repair (largest dips), unrepaired decline.
 
-    Candidates are found with vectorised per-patient summaries; only they are scored one by one.
+    Every patient is scored at once on numpy arrays of the attended sessions (one run of
+    rows per patient, in session order); no per-patient loop.
     """
     keys = ["replication", "patient_id"]
-    s = sessions[sessions["attended"].astype(bool)].sort_values([*keys, "day"], kind="stable")
+    s = sessions.loc[sessions["attended"].astype(bool), [*keys, "day", "rupture", "repair", "unresolved",
+                                                          "alliance_latent"]]
+    s = s.sort_values([*keys, "day"], kind="stable")
     m = patients.loc[patients["measured"].astype(bool), [*keys, "exit_reason"]]
-    s = s.merge(m[keys], on=keys)
-    s = s.assign(_r=(s["rupture"].astype(str) != "none"), _ok=(s["repair"].astype(str) == "noticed_repaired"),
-                 _n=s.groupby(keys, sort=False).cumcount())
-    g = s.groupby(keys, sort=False)
-    per = pd.DataFrame({"n": g.size(), "ruptures": g["_r"].sum(), "last_unresolved": g["unresolved"].last()})
-    exits = m.set_index(keys)["exit_reason"].astype(str)
+    s = s.merge(m, on=keys)  # measured patients only, each row with its patient's exit
+    rep, pid = s["replication"].to_numpy(), s["patient_id"].to_numpy()
+    rows = len(s)
+    new = np.ones(rows, dtype=bool)
+    new[1:] = (rep[1:] != rep[:-1]) | (pid[1:] != pid[:-1])
+    start = np.flatnonzero(new)  # first row of each patient
+    n = np.diff(np.append(start, rows))  # attended sessions per patient
+    gid = np.cumsum(new) - 1  # patient number of each row
+    pos = np.arange(rows) - start[gid]  # session index within the patient (0-based)
+    r = (s["rupture"].astype(str) != "none").to_numpy()
+    ok = (s["repair"].astype(str) == "noticed_repaired").to_numpy()
+    unres = s["unresolved"].to_numpy(dtype=bool)
+    a = s["alliance_latent"].to_numpy(dtype=float)
+    ruptures = np.bincount(gid, weights=r, minlength=len(start))
+    last_unres = unres[start + n - 1]
+    patient = list(zip(rep[start].tolist(), pid[start].tolist()))
     found: dict[str, list] = {}
-    steady = per[(per["ruptures"] == 0) & (per["n"] >= 8)].sort_values("n", ascending=False, kind="stable")
-    found["no rupture"] = list(steady.index[:per_row])
-    v_scores, u_scores = [], []
-    v_cand = set(per.index[(per["ruptures"] == 1) & (per["n"] >= 6)])
-    u_cand = set(per.index[(per["ruptures"] >= 1) & per["last_unresolved"].astype(bool) & (per["n"] >= 5)])
-    cand = s[pd.MultiIndex.from_frame(s[keys]).isin(list(v_cand | u_cand))]
-    for key, d in cand.groupby(keys, sort=False):
-        a = d["alliance_latent"].to_numpy()
-        rupt = d["_r"].to_numpy()
-        first = int(np.argmax(rupt))
-        if first < 2 or first > len(d) - 3:
-            continue
-        unres = d["unresolved"].to_numpy(dtype=bool)
-        before = a[first - 1]
-        if key in v_cand and unres[first]:
-            later = np.where(d["_ok"].to_numpy()[first + 1:])[0]
-            if len(later) and first + 1 + later[0] < len(d) - 1:
-                v_scores.append((-(before - a[first]), key))
-        if key in u_cand and unres[first:].all():
-            u_scores.append((exits.get(key) != "dropout", -(before - a[-1]), key))
-    found["rupture repaired"] = [k for *_, k in sorted(v_scores)[:per_row]]
-    found["rupture unrepaired"] = [k for *_, k in sorted(u_scores)[:per_row]]
+    steady = np.flatnonzero((ruptures == 0) & (n >= 8))
+    steady = steady[np.argsort(-n[steady], kind="stable")]
+    found["no rupture"] = [patient[i] for i in steady[:per_row]]
+    # The first rupture of each patient who had one; the dip and what follows are measured from it.
+    first = np.full(len(start), -1)
+    hit = np.flatnonzero(r)
+    g_hit, at = np.unique(gid[hit], return_index=True)
+    first[g_hit] = pos[hit[at]]
+    inner = (first >= 2) & (first <= n - 3)  # a rupture with two sessions before and two after it
+    safe = np.where(inner, first, 0)  # outside ``inner`` any index inside the patient's rows (masked below)
+    row_first = start + safe
+    before, at_first, last = a[np.maximum(row_first - 1, start)], a[row_first], a[start + n - 1]
+    after = pos > safe[gid]
+    # V-shape: one rupture, still unresolved where it happened, repaired at a later session that is not the last.
+    later = np.full(len(start), np.iinfo(np.int64).max)
+    rep_rows = np.flatnonzero(ok & after)
+    g_ok, at_ok = np.unique(gid[rep_rows], return_index=True)
+    later[g_ok] = pos[rep_rows[at_ok]]
+    v = inner & (ruptures == 1) & (n >= 6) & unres[row_first] & (later < n - 1)
+    # Unrepaired: unresolved from the first rupture to the last session.
+    resolved_after = np.bincount(gid, weights=(pos >= safe[gid]) & ~unres, minlength=len(start))
+    u = inner & (ruptures >= 1) & last_unres & (n >= 5) & (resolved_after == 0)
+    dropout = (s["exit_reason"].astype(str) == "dropout").to_numpy()[start]
+    pr, pp = rep[start], pid[start]
+    iv = np.flatnonzero(v)
+    order = np.lexsort((pp[iv], pr[iv], -(before[iv] - at_first[iv])))
+    found["rupture repaired"] = [patient[i] for i in iv[order][:per_row]]
+    iu = np.flatnonzero(u)
+    order = np.lexsort((pp[iu], pr[iu], -(before[iu] - last[iu]), ~dropout[iu]))
+    found["rupture unrepaired"] = [patient[i] for i in iu[order][:per_row]]
     return found
 
 
@@ -306,7 +327,7 @@ def trajectories(run: RunData) -> tuple:
     p = run.tables["patients"]
     p = p[p["scenario"] == scen]
     per_row = 3
-    examples = _pick_examples(s, p, per_row)
+    examples = pick_examples(s, p, per_row)
     exits = p.set_index(["replication", "patient_id"])["exit_reason"].astype(str)
     fig, axes = plt.subplots(3, per_row, figsize=(12, 8.5), sharey=True, squeeze=False)
     titles = {"no rupture": "No rupture", "rupture repaired": "Rupture, repaired later (V-shape)",

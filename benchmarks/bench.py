@@ -281,27 +281,95 @@ def measure_parallel(overrides: list[str], replications: int, workers: int) -> d
             "sessions": int((res.tables["patients"]["sessions_attended"] + res.tables["patients"]["dnas"]).sum())}
 
 
-def measure_app(repeats: int) -> dict:
-    """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it."""
-    # Cold: the first run of a fresh process (composing the config, first imports). Warm: later
-    # runs with new settings each time (the page composes once; nothing else is cached here).
-    # "numbers" is what the page shows first (simulation, KPIs, intervals, tables); "figures"
-    # is the figures drawn after them (retention by rupture status, trajectories, differences).
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes (Linux /proc; 0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _cpu_of(fn, *args) -> float:
+    """CPU seconds of ``fn(*args)`` in the process that runs it (a worker: what its share of a run costs)."""
+    c = time.process_time()
+    fn(*args)
+    return time.process_time() - c
+
+
+def _critical_path(pool, s) -> dict:
+    """CPU seconds of each task of a teach run, measured in the workers, and the run's wall time on idle cores.
+
+    On a machine shared with other work the wall time says little; the tasks' CPU seconds do.
+    Estimated wall on idle cores: the chunks spread over the workers (longest first), this
+    process gathering them, then the figures spread likewise (the numbers, made here, overlap them).
+    """
+    import pickle
+
+    from analysis.app import engine
+    from simulation.runner import run_chunk
+
+    _, scen = engine.teach_scenarios(s)
+    chunks = [pool.submit(_cpu_of, run_chunk, sc.config, sc.name, r) for sc in scen for r in range(s.replications)]
+    chunks = [f.result() for f in chunks]
+    c = time.process_time()
+    run = engine.simulate_teach(s, pool)  # this process's share: receiving and gathering the tables
+    blob = pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL)  # and handing the run to the figures
+    between = time.process_time() - c
+    c = time.process_time()
+    res = engine.teach_numbers(run, s)
+    numbers = time.process_time() - c
+    names = res.figures
+    figs = [pool.submit(_cpu_of, engine._draw_pickled, blob, n).result() for n in names]
+
+    def spread(costs: list[float]) -> float:
+        loads = [0.0] * pool.workers
+        for x in sorted(costs, reverse=True):
+            loads[loads.index(min(loads))] += x
+        return max(loads)
+
+    return {"chunk_cpu": chunks, "figure_cpu": dict(zip(names, figs)), "numbers_cpu": numbers,
+            "between_cpu": between, "estimate_idle_wall": spread(chunks) + between + max(spread(figs), numbers)}
+
+
+def measure_app(repeats: int, serial_too: bool = True) -> dict:
+    """The page's teach-view run (reference A, 2 years, 4 replications), timed as the page does it on Run."""
+    # What the page does on Run (analysis/app/teach.py): simulate both scenarios on the warm pool of
+    # spawned workers, start the three figures on the workers, make the numbers (KPIs, intervals,
+    # tables) here, then wait for the figures (PNG bytes, as the page shows them). "total" is Run
+    # pressed to the last figure. Cold: composing the config and starting the pool (once per server).
+    # Warm: later runs with new settings each time (nothing reused but the composed config and the pool).
     import dataclasses
 
     from analysis.app import engine
 
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     d = engine.teach_defaults()
     compose = time.perf_counter() - t0
-    _, _, cold = engine.run_teach(d)
-    cold = {**cold, "numbers_wall": cold["numbers_wall"] + compose, "numbers_cpu": time.process_time() - c0
-            - cold["figures_cpu"]}
-    warm = []
-    for i in range(repeats):
+    t1 = time.perf_counter()
+    pool = engine.teach_pool()
+    if pool is not None:
+        pool.wait_ready()
+    pool_start = time.perf_counter() - t1
+    pids = pool.pids() if pool is not None else []
+    _, _, cold = engine.run_teach(d, pool)
+    warm, serial = [], []
+    for i in range(repeats):  # each run on the pool is followed by the same run in this process alone
         s = dataclasses.replace(d, repair_skill=d.repair_skill + 0.5 * (i + 1), monitoring=bool(i % 2))
-        warm.append(engine.run_teach(s)[2])
-    return {"compose_seconds": compose, "cold": cold, "warm": warm, "replications": d.replications}
+        w0 = _cpu_seconds(pids)
+        _, _, m = engine.run_teach(s, pool)
+        warm.append({**m, "workers_cpu": _cpu_seconds(pids) - w0})
+        if serial_too:
+            serial.append(engine.run_teach(s)[2])
+    path = _critical_path(pool, d) if pool is not None else None
+    if pool is not None:
+        pool.shutdown()
+    return {"compose_seconds": compose, "pool_seconds": pool_start, "cold": cold, "warm": warm, "serial": serial,
+            "replications": d.replications, "workers": len(pids), "path": path}
 
 
 def _subprocess(kind: str, payload: dict, pure: bool = False) -> dict:
@@ -449,23 +517,54 @@ def main(argv=None) -> int:
                   f"run {cpu[args.workers] / cpu[1]:.2f}x (1.00 = none; > 1 also when other work shares the cores)",
                   flush=True)
     if args.app:
+        load = os.getloadavg()[0]
         r = _subprocess("app", {"repeats": max(repeats, 5)})
-        print(f"teach view (reference A, 730 days, {r['replications']} replications x 2 scenarios), wall seconds "
-              f"(CPU in brackets):")
+        print(f"teach view (reference A, 730 days, {r['replications']} replications x 2 scenarios) on "
+              f"{r['workers']} warm worker processes; wall seconds (CPU of this process + the workers in brackets); "
+              f"load before {load:.2f}:")
         c = r["cold"]
-        print(f"  first run of a fresh process: numbers {c['numbers_wall']:.2f} ({c['numbers_cpu']:.2f}) including "
-              f"composing the config {r['compose_seconds']:.2f}; figures {c['figures_wall']:.2f}")
-        for part in ("numbers", "figures"):
+        print(f"  once per server: composing the config {r['compose_seconds']:.2f}, starting the workers "
+              f"{r['pool_seconds']:.2f}; first run {c['total_wall']:.2f}")
+        for part in ("numbers", "figures", "total"):
             wall = sorted(w[f"{part}_wall"] for w in r["warm"])
             cpu = sorted(w[f"{part}_cpu"] for w in r["warm"])
-            print(f"  later runs, {part}: best {wall[0]:.2f} ({cpu[0]:.2f}), median {wall[len(wall) // 2]:.2f} "
-                  f"({cpu[len(cpu) // 2]:.2f}), worst {wall[-1]:.2f} over {len(wall)} runs")
+            extra = ""
+            if part == "total":
+                both = sorted(w["total_cpu"] + w["workers_cpu"] for w in r["warm"])
+                extra = f"; CPU of this process + workers, median {both[len(both) // 2]:.2f}"
+            print(f"  Run pressed, {part}: best {wall[0]:.2f}, median {wall[len(wall) // 2]:.2f}, worst "
+                  f"{wall[-1]:.2f} over {len(wall)} runs (this process's CPU median {cpu[len(cpu) // 2]:.2f}{extra})")
+            # CPU recorded: this process's for numbers and figures; with the workers' for the total.
             emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": f"app_teach_{part}",
+                  "seconds": wall[len(wall) // 2], "cpu_seconds": (both if part == "total" else cpu)[len(cpu) // 2],
+                  "replications": r["replications"], "workers": r["workers"], "repeats": len(wall)})
+            if part == "total":
+                emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_total_best",
+                      "seconds": wall[0], "cpu_seconds": both[len(both) // 2], "replications": r["replications"],
+                      "workers": r["workers"], "repeats": len(wall)})
+        if r["serial"]:
+            wall = sorted(w["total_wall"] for w in r["serial"])
+            cpu = sorted(w["total_cpu"] for w in r["serial"])
+            both = sorted(w["total_wall"] for w in r["warm"])
+            print(f"  the same runs in one process, no workers (before this change), total: best {wall[0]:.2f}, median "
+                  f"{wall[len(wall) // 2]:.2f} (CPU median {cpu[len(cpu) // 2]:.2f}); speed-up of the medians "
+                  f"{wall[len(wall) // 2] / both[len(both) // 2]:.2f}x")
+            emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_total_serial",
                   "seconds": wall[len(wall) // 2], "cpu_seconds": cpu[len(cpu) // 2], "replications": r["replications"],
-                  "repeats": len(wall)})
+                  "workers": 1, "repeats": len(wall), "speedup": wall[len(wall) // 2] / both[len(both) // 2]})
+        if r["path"]:
+            p = r["path"]
+            print(f"  CPU per task in the workers: chunks {sum(p['chunk_cpu']):.2f} in all "
+                  f"({min(p['chunk_cpu']):.2f}-{max(p['chunk_cpu']):.2f} each); figures "
+                  + ", ".join(f"{n} {x:.2f}" for n, x in p["figure_cpu"].items())
+                  + f"; here: gathering {p['between_cpu']:.2f}, numbers {p['numbers_cpu']:.2f}. Estimated Run-to-last-figure on "
+                  f"{r['workers']} idle cores: {p['estimate_idle_wall']:.2f} s (chunks then figures, spread longest first)")
+            emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_total_idle_estimate",
+                  "seconds": p["estimate_idle_wall"], "cpu_seconds": sum(p["chunk_cpu"]) + sum(p["figure_cpu"].values()),
+                  "replications": r["replications"], "workers": r["workers"], "repeats": 1})
         emit({"service": "talking_therapy", "scale": 1, "session_table": True, "measure": "app_teach_cold",
-              "seconds": c["numbers_wall"], "cpu_seconds": c["numbers_cpu"], "replications": r["replications"],
-              "repeats": 1})
+              "seconds": r["compose_seconds"] + r["pool_seconds"] + c["total_wall"], "cpu_seconds": c["total_cpu"],
+              "replications": r["replications"], "workers": r["workers"], "repeats": 1})
     if not args.no_parallel and not args.app:
         ceiling = machine_ceiling(args.replications, args.workers)
         emit({"service": "bare_simpy", "scale": 1, "measure": "parallel_ceiling", "workers": args.workers,

@@ -120,8 +120,8 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str | Path] = None,
 
 
 def run_built(exp: Optional[Experiment], scenarios: Sequence[Scenario], out_dir: Optional[str | Path] = None,
-              progress: bool = False) -> Results:
-    """Run scenarios already built (by :func:`build_scenarios` or varied with :func:`with_values`)."""
+              progress: bool = False, pool=None) -> Results:
+    """Run scenarios already built (by :func:`build_scenarios` or :func:`with_values`); ``pool``: a warm executor."""
     from .resources import check_scheduler, check_writable_dir
 
     scenarios = list(scenarios)
@@ -134,7 +134,8 @@ def run_built(exp: Optional[Experiment], scenarios: Sequence[Scenario], out_dir:
     with run_dir_lock(run_dir):  # one run per directory, from its first chunk to its manifest
         try:
             res = run_scenarios(scenarios, base.run.replications, run_dir=run_dir, workers=base.run.workers,
-                                backend=base.run.backend, dask_address=base.run.dask.address, progress=progress)
+                                backend=base.run.backend, dask_address=base.run.dask.address, progress=progress,
+                                pool=pool)
         except (ArithmeticError, ValueError) as exc:
             if isinstance(exc, ConfigError) or not _is_arithmetic(exc):
                 raise

@@ -172,7 +172,7 @@ def _progress(total: int, enabled: bool):
 
 def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optional[Path] = None,
                   workers: int = 1, backend: str = "local", dask_address: Optional[str] = None,
-                  progress: bool = False) -> Results:
+                  progress: bool = False, pool=None) -> Results:
     """Run every scenario × replication; reuse the intact chunks already saved in ``run_dir``.
 
     ``run_dir`` is locked for the call (a second process gets RunDirInUse); the tables and
@@ -180,15 +180,16 @@ def run_scenarios(scenarios: list[Scenario], replications: int, run_dir: Optiona
 
     A todo item is ``(scenario index, scenario, replication, sessions_dir)``: with
     ``output.stream_sessions`` each chunk streams its session parts into its own directory
-    (never a shared file), and the parent moves them into the saved chunk.
+    (never a shared file), and the parent moves them into the saved chunk. ``pool`` (an
+    executor with ``submit``, e.g. workers.WarmPool) runs the chunks instead of ``workers``.
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     with run_dir_lock(run_dir):
-        return _run_locked(scenarios, replications, run_dir, workers, backend, dask_address, progress)
+        return _run_locked(scenarios, replications, run_dir, workers, backend, dask_address, progress, pool)
 
 
 def _run_locked(scenarios: list[Scenario], replications: int, run_dir: Optional[Path], workers: int,
-                backend: str, dask_address: Optional[str], progress: bool) -> Results:
+                backend: str, dask_address: Optional[str], progress: bool, pool=None) -> Results:
     """run_scenarios with the run directory (if any) locked: clean it, reuse verified chunks, compute the rest."""
     start = time.time()
     jobs = [(s_i, s, r) for s_i, s in enumerate(scenarios) for r in range(replications)]
@@ -227,7 +228,7 @@ def _run_locked(scenarios: list[Scenario], replications: int, run_dir: Optional[
             bar.update(1)
 
     try:
-        _execute(todo, finished, workers, backend, dask_address)
+        _execute(todo, finished, workers, backend, dask_address, pool)
     finally:
         if bar is not None:
             bar.close()
@@ -239,9 +240,14 @@ def _run_locked(scenarios: list[Scenario], replications: int, run_dir: Optional[
     return res
 
 
-def _execute(todo, finished: Callable, workers: int, backend: str, dask_address: Optional[str]) -> None:
-    """Compute the todo chunks serially, in local processes, or on Dask; hand each to ``finished``."""
+def _execute(todo, finished: Callable, workers: int, backend: str, dask_address: Optional[str], pool=None) -> None:
+    """Compute the todo chunks serially, in local processes, on a given pool, or on Dask; hand each to ``finished``."""
     if not todo:
+        return
+    if pool is not None:  # a warm pool (the page): all submitted at once, handed on in submission order
+        futures = [(s_i, s, r, pool.submit(run_chunk, s.config, s.name, r, sdir)) for s_i, s, r, sdir in todo]
+        for s_i, s, r, fut in futures:
+            finished(s_i, s, r, fut.result())
         return
     if backend == "dask":
         from .distributed import run_on_dask

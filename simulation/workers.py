@@ -118,3 +118,77 @@ def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(WATCHDOG_SECONDS)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- a pool kept warm across runs
+class WarmPool:
+    """Spawned worker processes kept alive between runs (the page's pool), dying with this process."""
+
+    # The processes are spawned, never forked (a server's threads and locks are not copied),
+    # by a thread that lives as long as this process: PR_SET_PDEATHSIG fires when the
+    # *thread* that started a child ends, so a short-lived request thread must not start them.
+    # submit is the executor's; a pool whose worker died is replaced on the next call.
+
+    def __init__(self, workers: int, warm: Callable = None) -> None:
+        self.workers = int(workers)
+        self._warm_fn = warm  # run once in each new worker (module-level, so it pickles): imports, caches
+        self._warm: list = []
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._start()
+
+    def _start(self) -> None:
+        """Start the processes from a daemon thread that then waits for the rest of the process's life."""
+        made = threading.Event()
+        box: dict = {}
+
+        def own() -> None:
+            import multiprocessing
+
+            try:
+                with _sigint_blocked():
+                    pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                               initializer=_worker_init, initargs=(os.getpid(),))
+                # The first submit launches every process, here in this thread.
+                warm = [pool.submit(_warm_up, self._warm_fn) for _ in range(self.workers)]
+                box["pool"], box["warm"] = pool, warm
+            except BaseException as exc:  # handed to the constructing thread
+                box["err"] = exc
+            made.set()
+            threading.Event().wait()  # keep this thread (the workers' parent for PDEATHSIG) alive
+
+        threading.Thread(target=own, name="alliance-sim-warm-pool", daemon=True).start()
+        made.wait()
+        if "err" in box:
+            raise box["err"]
+        self._pool, self._warm = box["pool"], box["warm"]
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every worker has started and warmed up (the benchmark; the page need not wait)."""
+        for fut in self._warm:
+            fut.result(timeout)
+
+    def submit(self, fn: Callable, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)`` in a worker; a Future (a broken pool is replaced first)."""
+        with self._lock:
+            if self._pool is None or getattr(self._pool, "_broken", False):
+                self._start()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests: they must die with this process)."""
+        return sorted((self._pool._processes or {}).keys()) if self._pool is not None else []
+
+    def shutdown(self) -> None:
+        """Stop the workers now (tests; a server just exits and takes them with it)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+def _warm_up(warm: Callable = None) -> int:
+    """In a new worker: run ``warm`` (imports the first run will need) once, before that run needs them."""
+    if warm is not None:
+        warm()
+    return os.getpid()

@@ -72,6 +72,9 @@ CURRENT, PLAN = "current", "plan"  # plan-view scenarios
 TEACH_BASE = (f"{KEYS['reference']}=talking_therapy", f"{KEYS['horizon_days']}=730", f"{KEYS['sessions']}=true",
               f"{KEYS['progress']}=false", f"{KEYS['workers']}=1")
 TEACH_REPLICATIONS = 4
+# The page runs a teach run's chunks (2 scenarios x replications) on warm spawned processes, one per core;
+# 8 chunks gain little beyond 4 processes, and each holds 300–350 MB after a run and its figures (measured).
+APP_WORKERS_MAX = 4
 PLAN_REPLICATIONS = 4
 RUN_TABLE_EXCLUDE = ("chunks",)  # left out of the downloaded zip: per-chunk copies of the tables
 
@@ -185,6 +188,51 @@ def draw_figures(run, names: list[str]) -> list[Figure]:
             path, caption = render(run, name, Path(tmp), dpi=SCREEN_DPI)
             out.append(Figure(name, figure_title(name), path.read_bytes() if path else None, caption))
     return out
+
+
+class _Drawn:
+    """A figure drawn on first request in this process (the Future-like stand-in when there is no pool)."""
+
+    def __init__(self, run, name: str) -> None:
+        self._run, self._name, self._fig = run, name, None
+
+    def result(self) -> Figure:
+        """The drawn figure (drawn once)."""
+        if self._fig is None:
+            self._fig = draw_figures(self._run, [self._name])[0]
+            self._run = None
+        return self._fig
+
+
+def submit_figures(run, names: list[str], pool=None) -> dict[str, Any]:
+    """Start drawing these figures on ``pool``'s processes at once; name -> Future (``.result()`` a Figure)."""
+    # The workers run the same draw_figures (so the PNG bytes are the same as drawn here); the
+    # run is pickled once for all of them. Without a pool each figure is drawn here when asked for.
+    if pool is None:
+        return {n: _Drawn(run, n) for n in names}
+    import copy
+    import pickle
+
+    from analysis.figures import FIGURES as REGISTRY
+
+    blobs: dict[bool, bytes] = {}
+    out = {}
+    for n in names:
+        sessions = n not in REGISTRY or "sessions" in REGISTRY[n].needs  # the session table is most of a run
+        if sessions not in blobs:
+            part = run if sessions else copy.copy(run)
+            if not sessions:
+                part.tables = {k: v for k, v in run.tables.items() if k != "sessions"}
+            blobs[sessions] = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+        out[n] = pool.submit(_draw_pickled, blobs[sessions], n)
+    return out
+
+
+def _draw_pickled(blob: bytes, name: str) -> Figure:
+    """In a worker: unpickle the run and draw one figure."""
+    import pickle
+
+    return draw_figures(pickle.loads(blob), [name])[0]
 
 
 def kpi_names(keys) -> list[str]:
@@ -314,13 +362,32 @@ class TeachResult:
     seconds_run: float
 
 
-def simulate_teach(s: TeachSettings):
-    """Run usual care and the chosen settings in memory (``simulation.api.run_built``); a RunData."""
+def simulate_teach(s: TeachSettings, pool=None):
+    """Run usual care and the chosen settings in memory (``simulation.api.run_built``, on ``pool`` if given)."""
     from analysis.rundata import RunData
     from simulation.api import run_built
 
     exp, scen = teach_scenarios(s)
-    return RunData.from_results(run_built(exp, scen))
+    return RunData.from_results(run_built(exp, scen, pool=pool))
+
+
+def teach_pool():
+    """The page's warm worker processes (one per usable core, at most APP_WORKERS_MAX), or None on one core."""
+    import os
+
+    from simulation.workers import WarmPool
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = min(cores, APP_WORKERS_MAX)
+    return WarmPool(n, warm=_warm_worker) if n >= 2 else None
+
+
+def _warm_worker() -> None:
+    """In each new worker of the page's pool: the imports a first run and its figures need."""
+    import simulation.runner  # noqa: F401  (the compiled hot path, pandas, numpy)
+    import analysis.figures  # noqa: F401  (matplotlib, the figure registry)
+    import analysis.survival  # noqa: F401
+    import lifelines  # noqa: F401  (Kaplan–Meier, imported lazily by analysis.survival)
 
 
 def teach_numbers(run, s: TeachSettings, seconds: float = float("nan")) -> TeachResult:
@@ -329,17 +396,20 @@ def teach_numbers(run, s: TeachSettings, seconds: float = float("nan")) -> Teach
                        difference_table(run, TEACH_KPIS), list(run.manifest.get("figures") or []), seconds)
 
 
-def run_teach(s: TeachSettings) -> tuple[TeachResult, list[Figure], dict[str, float]]:
-    """A whole teach run as the page does it, timed: simulate, numbers, then every figure."""
+def run_teach(s: TeachSettings, pool=None) -> tuple[TeachResult, list[Figure], dict[str, float]]:
+    """A whole teach run as the page does it, timed: simulate, start the figures, numbers, then the figures."""
+    # With ``pool`` the chunks and the figures run on its processes (CPU seconds here are this
+    # process's only); without it everything runs here, one after the other.
     t0 = time.perf_counter()
     c0 = time.process_time()
-    run = simulate_teach(s)
+    run = simulate_teach(s, pool)
+    drawing = submit_figures(run, list(run.manifest.get("figures") or []), pool)  # drawn while the numbers are made
     res = teach_numbers(run, s, time.perf_counter() - t0)
     t1, c1 = time.perf_counter(), time.process_time()
-    figs = draw_figures(run, res.figures)
+    figs = [drawing[n].result() for n in res.figures]
     t2, c2 = time.perf_counter(), time.process_time()
     return res, figs, {"numbers_wall": t1 - t0, "numbers_cpu": c1 - c0, "figures_wall": t2 - t1,
-                       "figures_cpu": c2 - c1}
+                       "figures_cpu": c2 - c1, "total_wall": t2 - t0, "total_cpu": c2 - c0}
 
 
 # ----------------------------------------------------------------------------- plan view

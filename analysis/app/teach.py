@@ -40,22 +40,40 @@ FIGURE_TEXT = {engine.FIGURES["differences"]: "differences", engine.FIGURES["by_
                engine.FIGURES["trajectories"]: "vshape"}
 
 
+# One pool of spawned worker processes per server, started when the page is first shown and kept
+# warm across runs and sessions (the workers die with the server).
+@st.cache_resource(show_spinner=False)
+def _pool():
+    return engine.teach_pool()
+
+
 # Cached by settings: with the classroom seed, students who pick the same values share one run.
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _simulate(settings: engine.TeachSettings):
-    return engine.simulate_teach(settings)
+    return engine.simulate_teach(settings, _pool())
+
+
+# The figures of a run, started on the workers as soon as the run is simulated: name -> Future.
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _drawing(settings: engine.TeachSettings) -> dict:
+    run = _simulate(settings)
+    return engine.submit_figures(run, list(run.manifest.get("figures") or []), _pool())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _run(settings: engine.TeachSettings) -> engine.TeachResult:
     t0 = time.perf_counter()
     run = _simulate(settings)
+    _drawing(settings)  # the figures are drawn on the workers while the numbers are made here
     return engine.teach_numbers(run, settings, time.perf_counter() - t0)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _figure(settings: engine.TeachSettings, name: str) -> engine.Figure:
-    return engine.draw_figures(_simulate(settings), [name])[0]
+    try:
+        return _drawing(settings)[name].result()
+    except Exception:  # a worker lost (killed, out of memory): draw it here; a real error recurs here, shown
+        return engine.draw_figures(_simulate(settings), [name])[0]
 
 
 def _repair_share(logit: float) -> str:
@@ -110,6 +128,7 @@ def render() -> None:
     """The teach view."""
     st.title("Ruptures, repair and dropout")
     st.markdown(INTRO)
+    _pool()  # the workers start while the sliders move
     settings, pressed = controls()
     if pressed:
         with st.spinner("Simulating usual care and your settings..."):
