@@ -28,8 +28,6 @@ from scipy.special import ndtr, ndtri
 from . import rng
 from .config import AnxietyConfig, PopulationConfig
 
-BATCH = 256  # patients per generator
-WIDTH = 32  # measurements per generator (column block)
 
 
 def enabled(pop: PopulationConfig) -> bool:
@@ -69,20 +67,14 @@ def referral_moments(pop: PopulationConfig) -> tuple[float, float]:
 
 
 def _normals(streams: rng.Streams, which: int, patients: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Standard normal (patient, column) of the table keyed (replication, ANXIETY, which, batch, block)."""
-    out = np.empty(len(patients))
+    """Standard normal per (patient, measurement), keyed by (seed, replication, ANXIETY, which, patient, measurement)."""
+    # Hash-keyed (rng.keyed_normals, as the STAR items): no generator per block, so the cost is a
+    # few vectorised passes whatever the number of patients; the same keys give the same number in
+    # every scenario, chunk and streamed part file.
     if not len(patients):
-        return out
-    b, r = np.divmod(patients, BATCH)
-    c, j = np.divmod(columns, WIDTH)
-    key = b * (int(c.max()) + 1) + c
-    order = np.argsort(key, kind="stable")
-    uniq, starts = np.unique(key[order], return_index=True)
-    for idx in np.split(order, starts[1:]):
-        bb, cc = int(b[idx[0]]), int(c[idx[0]])
-        block = streams.generator(rng.ANXIETY, which, bb, cc).standard_normal((BATCH, WIDTH))
-        out[idx] = block[r[idx], j[idx]]
-    return out
+        return np.empty(0)
+    which_col = np.full(len(patients), which, dtype=np.int64)
+    return rng.keyed_normals(streams.seed, streams.replication, rng.ANXIETY, [which_col, patients, columns], 1)[:, 0]
 
 
 def scores(pop: PopulationConfig, streams: rng.Streams, patients: np.ndarray, measurement: np.ndarray,
