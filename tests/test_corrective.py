@@ -18,7 +18,7 @@ from simulation.api import load_config, run
 from simulation.entities import Clinician, Dyad, Patient
 from simulation.errors import ConfigError
 from simulation.rupture import NONE, REPAIRED, StandardRuptures
-from tests.conftest import SMALL
+from tests.conftest import SMALL, make_dyad
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE = SMALL + ["run.replications=1"]
@@ -26,14 +26,8 @@ CORRECTIVE = ["rupture.corrective_propensity=0.7", "rupture.corrective_bond=0.1"
 
 
 def _dyad(level: float = 0.6) -> tuple[Dyad, Clinician, Patient]:
-    p = Patient(id=0, referral_day=0.0, group="cmd", baseline_severity=15, baseline_observed=15, severity=15,
-                capacity_z=0.0, sensitivity_z=0.0, engagement_z=0.0, response_rate=0.02, rating_bias=0.0,
-                style=(0.0,), max_sessions=10, measured=True, renege_day=math.inf)
-    c = Clinician(id=0, team=0, discipline=0, alliance_skill=0.0, outcome_skill=1.0, detection_logit=0.0,
-                  repair_logit=0.0, rater_bias=0.0, style=(0.0,), caseload_cap=20, comfortable_caseload=16,
-                  start_day=0.0)
-    d = Dyad(id=0, patient=p, clinician=c, discipline=0, tape=rng.Tape([], [], (0,)), weight=1.0, start_day=0.0,
-             goals=level, tasks=level, bond=level, potential_goals=0.8, potential_tasks=0.8, potential_bond=0.8)
+    """The shared hand-built dyad (tests.conftest.make_dyad) with every component at ``level``."""
+    d, c, p = make_dyad(level, level, level)
     d.alliance = level
     return d, c, p
 

@@ -21,7 +21,7 @@ from simulation.entities import Clinician, Dyad, Patient
 from simulation.errors import ConfigError
 from simulation.experiment import load_experiment
 from simulation.rupture import REPAIRED, StandardRuptures
-from tests.conftest import SMALL
+from tests.conftest import SMALL, make_dyad
 
 ROOT = Path(__file__).resolve().parents[1]
 REPAIR_KNOBS = ["rupture.repair_gain=0.3", "rupture.repair_reserve=3.0", "rupture.later_repair_decay=0.1",
@@ -77,16 +77,8 @@ def test_repair_skill_lowers_dropout_paired():
 
 
 def _dyad(goals=0.6, tasks=0.6, bond=0.6) -> tuple[Dyad, Clinician, Patient]:
-    p = Patient(id=0, referral_day=0.0, group="cmd", baseline_severity=15, baseline_observed=15, severity=15,
-                capacity_z=0.0, sensitivity_z=0.0, engagement_z=0.0, response_rate=0.02, rating_bias=0.0,
-                style=(0.0,), max_sessions=10, measured=True, renege_day=math.inf)
-    c = Clinician(id=0, team=0, discipline=0, alliance_skill=0.0, outcome_skill=1.0, detection_logit=0.0,
-                  repair_logit=0.0, rater_bias=0.0, style=(0.0,), caseload_cap=20, comfortable_caseload=16,
-                  start_day=0.0)
-    d = Dyad(id=0, patient=p, clinician=c, discipline=0, tape=rng.Tape([], [], (0,)), weight=1.0, start_day=0.0,
-             goals=goals, tasks=tasks, bond=bond, potential_goals=0.8, potential_tasks=0.8, potential_bond=0.8)
-    d.alliance = (goals + tasks + bond) / 3
-    return d, c, p
+    """The shared hand-built dyad (tests.conftest.make_dyad)."""
+    return make_dyad(goals, tasks, bond)
 
 
 def _alliance(d: Dyad) -> float:
