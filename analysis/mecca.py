@@ -23,14 +23,19 @@ cluster-level difference (DIALOG minus usual care of the clinicians' mean outcom
 t-test on clusters - 2 df, :func:`analysis.trial.cluster_test`), also standardised by the
 pooled patient-level SD (Cohen's d), the scale MECCA-a and MECCA-b compare.
 
-The accepted ranges (the paper's table of estimates and 95% intervals could not be read
-for this model; the ranges are derived from what is quoted above): MECCA's effects were
-statistically significant with 451 patients in 134 clusters, so each d exceeded about
-1.96 standard errors; SE(d) is about 0.08 after adjusting for baseline (sqrt(4/451) =
-0.094 times sqrt(1 - 0.6^2) for a one-year MANSA retest r of about 0.6, times a design
-effect near 1 for 3.4 patients per cluster), so d >= 0.16; and "small", below the d =
-0.29-0.34 that the more intensive DIALOG+ reached (Priebe et al. 2015, Psychother
-Psychosom 84:304, monthly with a solution-focused approach): d <= 0.35.
+The accepted ranges are MECCA's published 95% intervals. The trial report (Priebe et al.
+2007) gives no effect sizes in its abstract and its results table could not be read here;
+the secondary analysis of the same trial (van den Brink et al. 2011, Soc Psychiatry
+Psychiatr Epidemiol 46:685-693, abstract: all 507 patients of the 134 key workers) reports
+the overall effect sizes "quality of life (effect size 0.20: 95% CI 0.01-0.39) and
+treatment satisfaction (0.27: 0.06-0.47)", with unmet needs reduced in only two of the
+centres (-0.83 and -0.60). Conversion: a published effect size is a standardised mean
+difference at 12 months (DIALOG minus usual care over the SD of the outcome), the scale of
+:func:`effect`'s d (the cluster-level difference over the pooled patient SD), so the
+intervals are taken over unchanged. Two differences are stated, not converted: MECCA's
+estimate is adjusted for baseline and centre (a narrower interval, the same expectation
+under randomisation), and the paper's standardiser is not quoted in the abstract (if it is
+the baseline SD, d differs by the ratio of the SDs, about 1 for a stable outcome).
 """
 
 from __future__ import annotations
@@ -45,12 +50,18 @@ import pandas as pd
 from analysis.trial import cluster_test
 
 SOURCE = ("Priebe et al. 2007, Br J Psychiatry 191:420-426 (MECCA; abstract: better quality of life, fewer "
-          "unmet needs, higher treatment satisfaction at 12 months); 'small effect' and ~4 uses a year: Golden & "
-          "Priebe, DIALOG and DIALOG+ slides; upper bound: DIALOG+ d 0.29-0.34, Priebe et al. 2015, Psychother "
-          "Psychosom 84:304")
-# Accepted range of the standardised 12-month difference (see the module docstring).
-D_LOW, D_HIGH = 0.16, 0.35
+          "unmet needs, higher treatment satisfaction at 12 months); effect sizes and 95% CIs: van den Brink et al. "
+          "2011, Soc Psychiatry Psychiatr Epidemiol 46:685-693 (abstract: quality of life 0.20, 0.01-0.39; treatment "
+          "satisfaction 0.27, 0.06-0.47)")
+# MECCA's published effect size and 95% interval per outcome (van den Brink et al. 2011; module docstring).
+PUBLISHED_D = {"mansa": (0.20, 0.01, 0.39), "treatment_satisfaction": (0.27, 0.06, 0.47)}
 OUTCOMES = ("mansa", "treatment_satisfaction")
+
+
+def accepted_range(outcome: str) -> tuple[float, float]:
+    """MECCA's published 95% interval of d for ``outcome``: the accepted range of its target."""
+    _, lo, hi = PUBLISHED_D[outcome]
+    return lo, hi
 TRIAL_OVERRIDES = ["experiment=null", "reference=community_team", "intervention=dialog",
                    "intervention.dialog_share=0.5", "run.warmup_days=365", "run.horizon_days=365"]
 
@@ -120,18 +131,22 @@ def register() -> None:
     from analysis.targets import register_target
 
     register_target("MECCA-a", "MECCA: d of MANSA at 12 months, DIALOG vs usual care (cluster trial)", SOURCE,
-                    D_LOW, D_HIGH, "mecca_trial", mansa_d, tables=("patients", "clinicians"), role="fitted",
+                    *accepted_range("mansa"), "mecca_trial", mansa_d, tables=("patients", "clinicians"),
+                    role="fitted",
                     definition="reference B, half the clinicians use DIALOG every 60 days from the trial's start; "
                                "patients on a caseload at the start, in their first clinician's arm; clinicians' "
                                "mean MANSA at 12 months (or discharge), DIALOG minus usual care, over the pooled "
-                               "patient SD. intervention.dialog_mansa_gain was set to land it mid-range. Range: "
-                               "significant at n=451/134 clusters (d >= 0.16) and 'small', below DIALOG+ (<= 0.35)")
+                               "patient SD. intervention.dialog_mansa_gain was set to land it on MECCA's published "
+                               "d 0.20. Range: MECCA's published 95% CI of the quality-of-life effect size, "
+                               "0.01-0.39 (replaced the earlier derived 0.16-0.35 once the published figure was read)")
     register_target("MECCA-b", "MECCA: d of treatment satisfaction at 12 months, DIALOG vs usual care", SOURCE,
-                    D_LOW, D_HIGH, "mecca_trial", satisfaction_d, tables=("patients", "clinicians"),
-                    role="validation",
-                    definition="as MECCA-a for treatment satisfaction (1-7, from the last latent alliance); DIALOG "
-                               "reaches it only through its goals/tasks lift (assumed, not tuned to this). Range as "
-                               "MECCA-a (MECCA: significantly higher satisfaction)")
+                    *accepted_range("treatment_satisfaction"), "mecca_trial", satisfaction_d,
+                    tables=("patients", "clinicians"), role="validation",
+                    definition="as MECCA-a for treatment satisfaction (1-7): DIALOG reaches it through its goals/tasks "
+                               "lift of the alliance and directly, by intervention.dialog_satisfaction_gain points "
+                               "per session (requests about the care acted on; a stated plausible range, never set "
+                               "from this target). Range: MECCA's published 95% CI of the treatment-satisfaction "
+                               "effect size, 0.06-0.47 (replaced the earlier derived 0.16-0.35)")
 
 
 def summary(t: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -144,8 +159,9 @@ def summary(t: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         d, dlo, dhi = mean_ci(g["d"].to_numpy(float))
         ok = g["p"].notna()
         pw, plo, phi = proportion_ci(int((g.loc[ok, "p"] < alpha).sum()), int(ok.sum()))
+        lo, hi = accepted_range(o)
         rows.append({"outcome": o, "trials": len(g), "mean_estimate": est, "estimate_ci": (elo, ehi), "mean_d": d,
-                     "d_ci": (dlo, dhi), "accepted_d": (D_LOW, D_HIGH), "inside": bool(D_LOW <= d <= D_HIGH),
+                     "d_ci": (dlo, dhi), "accepted_d": (lo, hi), "inside": bool(lo <= d <= hi),
                      "power": pw, "power_ci": (plo, phi), "mean_patients": float(g["patients"].mean())})
     return pd.DataFrame(rows)
 
@@ -166,7 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for _, r in summary(t).iterrows():
         print(f"{r['outcome']}: difference {r['mean_estimate']:.3f} ({r['estimate_ci'][0]:.3f} to "
               f"{r['estimate_ci'][1]:.3f}), d {r['mean_d']:.3f} ({r['d_ci'][0]:.3f} to {r['d_ci'][1]:.3f}; "
-              f"MECCA range {D_LOW}-{D_HIGH}: {'inside' if r['inside'] else 'outside'}), power "
+              f"MECCA 95% CI {r['accepted_d'][0]}-{r['accepted_d'][1]}: {'inside' if r['inside'] else 'outside'}), power "
               f"{r['power']:.2f} ({r['power_ci'][0]:.2f}-{r['power_ci'][1]:.2f}), {r['trials']} trials of "
               f"{r['mean_patients']:.0f} patients")
     return 0

@@ -14,9 +14,13 @@ outside the per-session hot path:
   primary outcome, target 14a).
 * ``treatment_satisfaction`` (1-7, DIALOG's treatment items): rises with the latent
   alliance of the last rated session (``intervention.satisfaction_per_alliance`` points
-  per unit of the 0-1 alliance above ``alliance.reference``). DIALOG reaches it only
-  through the alliance (its goals/tasks lift); MECCA's secondary outcome checks that
-  (target 14b, validation).
+  per unit of the 0-1 alliance above ``alliance.reference``). DIALOG reaches it through
+  the alliance (its goals/tasks lift) and directly: in each session the patient rates the
+  three aspects of care (medication, practical help, meetings with professionals) and asks
+  for more or different help, and what the two agree to change in the care adds
+  ``intervention.dialog_satisfaction_gain`` points per DIALOG session held (a stated
+  plausible range, not fitted). MECCA's secondary outcome checks both routes together
+  (target MECCA-b, validation).
 
 Noise: one pair of standard normals per patient id from the ``ASSESSMENT`` stream of the
 replication (row i depends on i only), so scenarios share them (common random numbers).
@@ -46,13 +50,13 @@ def assessment_noise(streams: "rng.Streams", n: int) -> np.ndarray:
 
 def assess(latent_final_severity: np.ndarray, alliance_last: np.ndarray, dialog_sessions: np.ndarray,
            noise: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
-    """MANSA and treatment satisfaction (1-7) per patient from final severity, last alliance and DIALOG sessions."""
+    """MANSA and treatment satisfaction (1-7) per patient from final severity, last alliance and DIALOG sessions held."""
     iv, pop = cfg.intervention, cfg.population
     sev_z = (latent_final_severity - pop.severity_mean) / pop.severity_sd
     mansa = (iv.mansa_mean + iv.mansa_per_severity_sd * sev_z + iv.dialog_mansa_gain * dialog_sessions
              + iv.mansa_sd * noise[:, 0])
     sat = (iv.satisfaction_mean + iv.satisfaction_per_alliance * (alliance_last - cfg.alliance.reference)
-           + iv.satisfaction_sd * noise[:, 1])
+           + iv.dialog_satisfaction_gain * dialog_sessions + iv.satisfaction_sd * noise[:, 1])
     return np.clip(mansa, *MANSA_RANGE), np.clip(sat, *SATISFACTION_RANGE)
 
 

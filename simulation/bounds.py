@@ -225,6 +225,7 @@ BOUNDS: dict[str, Bound] = {
     "satisfaction_mean": Bound(1.0, 7.0, (4.0, 6.5), "satisfaction points (1-7)"),
     "satisfaction_per_alliance": Bound(-60.0, 60.0, (0.0, 6.0), "points per alliance unit (0-1 scale)"),
     "satisfaction_sd": Bound(0.0, 6.0, (0.5, 1.5), "satisfaction points"),
+    "dialog_satisfaction_gain": Bound(-6.0, 6.0, (0.0, 0.1), "satisfaction points per DIALOG session"),
     # policy (bare names follow the keys into per-policy sections)
     "matching_accuracy": Bound(0.0, 1.0, P, "correlation", "percent"),
     "handover_risk_ratio": Bound(0.0, 1.0, (0.1, 1.0), "ratio of transition risks", "percent"),

@@ -303,6 +303,8 @@ class InterventionConfig:
     satisfaction_mean: float = 5.25  # treatment satisfaction (1-7, DIALOG's treatment items) at the reference alliance
     satisfaction_per_alliance: float = 3.0  # satisfaction points per unit (0-1 scale) of latent alliance above the reference (assumption, plausible 0-6)
     satisfaction_sd: float = 1.1  # residual SD of treatment satisfaction (total SD East London 1.17)
+    # DIALOG's direct route to treatment satisfaction (requests about the care acted on); off at 0.
+    dialog_satisfaction_gain: float = 0.0  # treatment-satisfaction points per DIALOG session held (assumption, plausible 0-0.1; not fitted)
 
 
 @dataclass

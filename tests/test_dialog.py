@@ -82,7 +82,8 @@ def test_emulated_mecca_trial_reproduces_direction_and_size():
     assert np.isfinite(d).all() and (t["clusters_trained"] >= 2).all() and (t["clusters_control"] >= 2).all()
     se = d.std(ddof=1) / np.sqrt(len(d))
     assert d.mean() > 3 * se  # direction: DIALOG better
-    assert mecca.D_LOW - 3 * se <= d.mean() <= mecca.D_HIGH + 3 * se  # size
+    lo, hi = mecca.accepted_range("mansa")
+    assert lo - 3 * se <= d.mean() <= hi + 3 * se  # size: within MECCA's published 95% interval
 
 
 @pytest.mark.parametrize("override,key", [
