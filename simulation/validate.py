@@ -344,6 +344,7 @@ FIELD_RULES: dict[str, Rule] = {
     "intervention.satisfaction_mean": between(1.0, 7.0),
     "intervention.satisfaction_per_alliance": free,
     "intervention.satisfaction_sd": non_negative,
+    "intervention.dialog_satisfaction_gain": free,
     # policy
     "policy.allocation": one_of(lambda: ALLOCATION),
     "policy.matching_accuracy": probability,
