@@ -81,3 +81,12 @@ def test_direct_route_raises_the_trial_difference_by_the_sessions_dialog_adds(ga
         assert s_dialog > 2 and s_usual < 0.5  # DIALOG clusters held sessions (about 4 a patient); usual care few
         # Each patient's shift is 0.1 x sessions, or less where clipping at 7 bites (under 1 in 5 near the top).
         assert 0.8 * 0.1 * s_dialog - 0.1 * s_usual <= got <= 0.1 * s_dialog + 1e-9
+
+
+def test_emulated_trial_raises_treatment_satisfaction_in_mecca_direction():
+    """12 trials at the defaults: mean d of satisfaction > 0 by 3 SEs (MECCA-b's direction; its size is validation)."""
+    tables = api.run_config(api.prepare(TRIAL), replications=12, scenario="mecca_trial")
+    t = mecca.trials(tables)
+    d = t.loc[t["outcome"] == "treatment_satisfaction", "d"].to_numpy(float)
+    assert np.isfinite(d).all() and len(d) == 12
+    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(len(d))
