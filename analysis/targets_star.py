@@ -37,11 +37,14 @@ from analysis.targets import NO_RANGE, Tables, measured_sessions, register_targe
 
 B = "community_team"
 MIN_SESSIONS = 3  # attended sessions before a patient's relationship is sampled (an established caseload)
+MIN_PATIENTS_PER_CLINICIAN = 5  # S4b: sampled patients a clinician needs for their mean STAR-C to count
 
 S1_SOURCE = "Coffey et al. 2019, BMC Psychiatry (COCAPP-A), Table 3: STAR-C site means 36.08-39.33"
 S2_SOURCE = ("Therapeutic relationship in community mental health services, systematic review and "
              "meta-analysis, Soc Psychiatry Psychiatr Epidemiol 2023: patient - professional SMD -0.39 "
              "[-1.03, 0.24]")
+S5_SOURCE = ("Sweeney et al. 2014, PLoS ONE 9:e100153 (doi 10.1371/journal.pone.0100153), Table 2: STAR-P total "
+             "of 108 crisis-house residents 37.2 (95% CI lower bound 35.5), i.e. SD ~ 1.7 / 1.96 x sqrt(108) = 9.0")
 S3_SOURCE = "N-STAR pilot, Int J Ther Rehabil 2015 22(5): client-practitioner r = 0.42 (n = 29)"
 
 
@@ -51,13 +54,13 @@ def star_sample(t: Tables) -> pd.DataFrame:
     p = p[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS)]
     s = measured_sessions(t)
     if "star_p_total" not in s.columns or not len(p):
-        return pd.DataFrame(columns=["patient_id", "star_p_total", "star_c_total"])
+        return pd.DataFrame(columns=["patient_id", "clinician_id", "star_p_total", "star_c_total"])
     discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
     own = p.set_index("patient_id")["first_clinician_id"].map(discipline)
     s = s[s["patient_id"].isin(p["patient_id"]) & s["star_p_total"].notna() & s["star_c_total"].notna()]
     s = s[s["clinician_id"].map(discipline).to_numpy() == s["patient_id"].map(own).to_numpy()]
     s = s.sort_values(["patient_id", "day"], kind="stable").groupby("patient_id", sort=False).tail(1)
-    return s[["patient_id", "star_p_total", "star_c_total"]]
+    return s[["patient_id", "clinician_id", "star_p_total", "star_c_total"]]
 
 
 def star_c_mean(t: Tables) -> float:
@@ -87,6 +90,22 @@ def star_c_sd(t: Tables) -> float:
     return float(s["star_c_total"].std()) if len(s) > 1 else np.nan
 
 
+def star_p_sd(t: Tables) -> float:
+    """S5: SD of the sample's STAR-P totals."""
+    s = star_sample(t)
+    return float(s["star_p_total"].std()) if len(s) > 1 else np.nan
+
+
+def star_c_clinician_sd(t: Tables) -> float:
+    """S4b: SD across clinicians of their mean STAR-C total over their sampled patients (a staff-level spread)."""
+    s = star_sample(t)
+    if not len(s) or "clinician_id" not in s.columns:
+        return np.nan
+    per = s.groupby("clinician_id")["star_c_total"].agg(["mean", "size"])
+    per = per[per["size"] >= MIN_PATIENTS_PER_CLINICIAN]
+    return float(per["mean"].std()) if len(per) > 1 else np.nan
+
+
 def star_rater_r(t: Tables) -> float:
     """S3: Pearson r of STAR-P and STAR-C totals over the sample."""
     s = star_sample(t)
@@ -101,7 +120,7 @@ SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one
 
 
 def register() -> None:
-    """Add targets S1, S2, S2b, S3 and S4 (reference B, STAR)."""
+    """Add targets S1, S2, S2b, S3, S4, S4b and S5 (reference B, STAR)."""
     register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
                     star_c_mean, tables=TABLES, role="fitted",
                     definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
@@ -122,3 +141,15 @@ def register() -> None:
                     tables=TABLES, role="validation",
                     definition=f"SD of star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site "
                                "sizes assumed")
+    register_target("S4b", "SD across care coordinators of their mean STAR-C total", S1_SOURCE +
+                    " (read as a staff-level spread)", 3.5, 5.3, B, star_c_clinician_sd, tables=TABLES,
+                    role="validation", companion_of="S4",
+                    definition=f"SD over clinicians with >= {MIN_PATIENTS_PER_CLINICIAN} sampled patients of their mean "
+                               f"star_c_total; {SAMPLE}. COCAPP-A surveyed staff apart from service users (290 staff, "
+                               "301 service users, unpaired), so its STAR-C spread may be between staff, not dyads")
+    register_target("S5", "SD of STAR-P totals (patient-rated relationship, 0-48)", S5_SOURCE, 7.4, 10.8, B,
+                    star_p_sd, tables=TABLES, role="validation",
+                    definition=f"SD of star_p_total; {SAMPLE}. Registered as S4's replacement validation target "
+                               "(2026-11-28) before its simulated value was seen. Accepted: SD 8.5-9.5 (the CI bound "
+                               "and mean rounded to 0.1) -/+ 1.96 x its sampling SE (SD / sqrt(2 x 107)). A crisis-house "
+                               "sample (median stay 1.3 weeks), not a CMHT: the nearest published individual STAR-P spread")
