@@ -1,4 +1,4 @@
-"""Calibration targets S1-S4 (issue 16): reference B's STAR ratings against published STAR scores.
+"""Calibration targets S1-S5 (issue 16): reference B's STAR ratings against published STAR scores.
 
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
@@ -6,26 +6,60 @@ patient with at least ``MIN_SESSIONS`` attended sessions contributes the STAR-P 
 totals of their last rated session with a clinician of their first clinician's discipline
 (the care coordinator in B).
 
-* S1 (fitted: clinicians.rater_bias_mean of B was set to it): mean STAR-C total. Coffey et
-  al. 2019, BMC Psychiatry (COCAPP-A, doi 10.1186/s12888-019-2094-7), Table 3: six sites'
-  mean STAR-C totals 36.08-39.33 (SEM 0.52-0.77; n about 279 staff). Accepted 35.0-40.6: the
-  lowest and highest site means -/+ 2 SEM. That sample rated inpatients; no CMHT STAR-C
-  distribution was retrieved, so B is held to it as the nearest published one.
+What the sources measured (searched 2026-11-28; full texts were mostly not retrievable, so
+only numbers seen in an abstract, a table excerpt or an earlier note are used):
+
+* McGuire-Snieckus et al. 2007, Psychol Med 37:85 (the original validation): patients with
+  severe mental illness and their key workers in 17 CMHTs in England and Sweden; STAR-P is
+  a patient's rating of the relationship with their own key worker, STAR-C that key
+  worker's rating of the relationship with that patient (dyad-specific, paired). Final
+  sample 180 patients and 84 clinicians; test-retest r = .76 (STAR-P), .68 (STAR-C). Its
+  means and SDs were not retrieved.
+* COCAPP-A, Coffey et al. 2019, BMC Psychiatry (doi 10.1186/s12888-019-2094-7): 19 acute
+  inpatient wards in six sites; staff (n = 290) and service users (n = 301) were surveyed
+  separately, not as pairs. Table 3: STAR-C site means 36.08-39.33, SEM 0.52-0.77, N = 279
+  (F(5, 273)). Staff were not paired with the service users surveyed, so each STAR-C is most
+  likely a staff member's rating of relationships with the ward's service users in general
+  (the questionnaire's instructions were not retrieved): its SD would then be a spread
+  between staff, not between patient-clinician relationships (companion S4b reads it so).
+  SEM x sqrt(n) is an individual-rating SD only if n is the site's n; the per-site n was not
+  retrieved (equal sizes give 46 per site, SD 3.5-5.3; sizes 30-65 would give 2.8-6.2).
+  COCAPP (community, Simpson et al. 2016, HS&DR 4(5)): service users' STAR-P about their care
+  co-ordinators (n = 449); care co-ordinators completed a recovery measure, not STAR-C.
+* Sweeney et al. 2014, PLoS ONE 9:e100153: STAR-P of 108 crisis-house residents, mean 37.2
+  (95% CI lower bound 35.5), 8.74 points (5.19-12.3) above 247 acute-ward inpatients. The
+  only individual STAR-P spread retrieved: SD ~ 1.7 / 1.96 x sqrt(108) = 9.0 (target S5).
+* German (D-STAR, 460 patients and 154 clinicians of a discharge-planning RCT, Eur J Psychol
+  Assess, doi 10.1027/1015-5759/a000105; Gairing et al. 2011, Psychiatr Prax 38:178, 100 pairs), Swiss (Hoefer et al.
+  2015, PLoS ONE 10:e0124043: 113 inpatients, 35 physicians, no association of patients' and
+  physicians' ratings), Japanese (STAR-J, Matsunaga et al. 2019, Front Psychiatry 10:575:
+  STAR-J-P and STAR-J-C not significantly correlated) and Norwegian (N-STAR, target S3)
+  versions: no means or SDs retrieved. No Italian STAR validation was found. The DIALOG+
+  trial (Priebe et al. 2015, Psychother Psychosom 84:304) did not report STAR in what was seen.
+
+Targets:
+
+* S1 (fitted: B's clinicians.rater_bias_mean and star.clinician_slope were set together
+  for S1 and S4): mean STAR-C total, COCAPP-A as above. Accepted 35.0-40.6: the lowest and
+  highest site means -/+ 2 SEM. Inpatient staff: no CMHT STAR-C distribution was retrieved.
 * S2 (validation: no parameter was set for it; the patients keep reference A's rating
-  offset, the clinicians' offset was set for S1): patient minus clinician rating in SDs,
-  (mean STAR-P - mean STAR-C) / pooled SD. Meta-analysis of community mental health
-  services (Soc Psychiatry Psychiatr Epidemiol 2023, doi 10.1007/s00127-023-02581-2; STAR and
-  HAS studies, 1127 patients, 963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is
-  the accepted range. Patients rate *lower* than clinicians there, the reverse of talking
-  therapy (target 2a, Tryon et al. 2007).
-* S2b (companion of S2, no range): mean STAR-P total, reported beside S2 (a published CMHT
-  STAR-P distribution was not retrieved).
-* S4 (validation): SD of STAR-C totals. COCAPP-A's site SEMs (0.52-0.77) times the square
-  root of about 46 staff per site (N = 279 over six sites, F(5, 273)) give site SDs of about
-  3.5-5.3, the accepted range (equal site sizes assumed: the per-site n was not retrieved).
-* S3 (validation, never tuned to): r of STAR-P and STAR-C totals. Norwegian STAR pilot in
-  community mental health care (N-STAR; Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29;
-  accepted 0.06-0.68, its 95% CI (Fisher z).
+  offset): patient minus clinician rating in SDs, (mean STAR-P - mean STAR-C) / pooled SD.
+  Meta-analysis of community mental health services (Marchi et al. 2023, Soc Psychiatry
+  Psychiatr Epidemiol, doi 10.1007/s00127-023-02581-2; STAR and HAS studies, 1127 patients,
+  963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is the accepted range. Patients
+  rate *lower* than clinicians there, the reverse of talking therapy (target 2a).
+* S2b (companion of S2, no range): mean STAR-P total.
+* S3 (validation, never tuned to): r of STAR-P and STAR-C totals. N-STAR pilot in
+  community mental health care (Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29; accepted
+  0.06-0.68, its 95% CI (Fisher z).
+* S4 (fitted since 2026-11-28): SD of STAR-C totals, COCAPP-A's site SEMs x sqrt(279 / 6):
+  3.5-5.3. It was a validation target and missed (11.2, 95% CI 10.7-11.6) while STAR had no
+  scale of its own (STAR-C was the rating of A's WAI-SR measurement model, rescaled);
+  star.clinician_slope was then set for it. S4b (companion, registered before its value was
+  seen): the same range read as a spread between care coordinators' mean STAR-C.
+* S5 (validation; S4's replacement, registered before its simulated value was seen): SD of
+  STAR-P totals, Sweeney et al. 2014 as above; accepted 7.4-10.8 (the CI bound and mean
+  rounded to 0.1 give SD 8.5-9.5, widened by 1.96 sampling SEs, SD / sqrt(2 x 107)).
 """
 
 from __future__ import annotations
@@ -124,11 +158,12 @@ def register() -> None:
     register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
                     star_c_mean, tables=TABLES, role="fitted",
                     definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
-                               "no CMHT STAR-C distribution was retrieved)")
+                               "no CMHT STAR-C distribution was retrieved). B's clinicians.rater_bias_mean and "
+                               "star.clinician_slope were set together for S1 and S4")
     register_target("S2", "patient minus clinician STAR total, in pooled SDs", S2_SOURCE, -1.03, 0.24, B,
                     star_rater_smd, tables=TABLES, role="validation",
                     definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}. "
-                               "Not tuned to (patients keep A's rating offset; the clinicians' was set for S1)")
+                               "Not tuned to (patients keep A's rating offset; the clinicians' STAR-C was set for S1 and S4)")
     register_target("S2b", "mean STAR-P total (patient-rated relationship, 0-48), no target",
                     "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, role="validation",
                     companion_of="S2",
@@ -138,9 +173,10 @@ def register() -> None:
                     definition=f"Pearson r of star_p_total and star_c_total; {SAMPLE}. Accepted: the pilot's "
                                "95% CI (Fisher z, n = 29)")
     register_target("S4", "SD of STAR-C totals", S1_SOURCE + " (SEM 0.52-0.77, N = 279)", 3.5, 5.3, B, star_c_sd,
-                    tables=TABLES, role="validation",
+                    tables=TABLES, role="fitted",
                     definition=f"SD of star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site "
-                               "sizes assumed")
+                               "sizes assumed. Was validation and missed (11.2) before STAR had its own scale; "
+                               "star.clinician_slope was then set for it (with S1); S5 replaces it as validation")
     register_target("S4b", "SD across care coordinators of their mean STAR-C total", S1_SOURCE +
                     " (read as a staff-level spread)", 3.5, 5.3, B, star_c_clinician_sd, tables=TABLES,
                     role="validation", companion_of="S4",
