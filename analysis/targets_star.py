@@ -24,8 +24,9 @@ only numbers seen in an abstract, a table excerpt or an earlier note are used):
   between staff, not between patient-clinician relationships (companion S4b reads it so).
   SEM x sqrt(n) is an individual-rating SD only if n is the site's n; the per-site n was not
   retrieved (equal sizes give 46 per site, SD 3.5-5.3; sizes 30-65 would give 2.8-6.2).
-  COCAPP (community, Simpson et al. 2016, HS&DR 4(5)): service users' STAR-P about their care
-  co-ordinators (n = 449); care co-ordinators completed a recovery measure, not STAR-C.
+  COCAPP (community, Simpson et al. 2016, HS&DR 4(5)): therapeutic relationships were
+  surveyed in service users only (n = 449; care co-ordinators, n = 201, completed a recovery
+  measure), so it has no STAR-C; its STAR-P figures were not retrieved.
 * Sweeney et al. 2014, PLoS ONE 9:e100153: STAR-P of 108 crisis-house residents, mean 37.2
   (95% CI lower bound 35.5), 8.74 points (5.19-12.3) above 247 acute-ward inpatients. The
   only individual STAR-P spread retrieved: SD ~ 1.7 / 1.96 x sqrt(108) = 9.0 (target S5).
