@@ -180,7 +180,7 @@ def register() -> None:
                                "star.clinician_slope was then set for it (with S1); S5 replaces it as validation")
     register_target("S4b", "SD across care coordinators of their mean STAR-C total", S1_SOURCE +
                     " (read as a staff-level spread)", 3.5, 5.3, B, star_c_clinician_sd, tables=TABLES,
-                    role="validation", companion_of="S4",
+                    role="fitted", companion_of="S4",  # a companion shares its head's role; never tuned to
                     definition=f"SD over clinicians with >= {MIN_PATIENTS_PER_CLINICIAN} sampled patients of their mean "
                                f"star_c_total; {SAMPLE}. COCAPP-A surveyed staff apart from service users (290 staff, "
                                "301 service users, unpaired), so its STAR-C spread may be between staff, not dyads")
