@@ -1,4 +1,4 @@
-"""Calibration targets S1-S4 (issue 16): reference B's STAR ratings against published STAR scores.
+"""Calibration targets S1-S5 (issue 16): reference B's STAR ratings against published STAR scores.
 
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
@@ -6,26 +6,68 @@ patient with at least ``MIN_SESSIONS`` attended sessions contributes the STAR-P 
 totals of their last rated session with a clinician of their first clinician's discipline
 (the care coordinator in B).
 
-* S1 (fitted: clinicians.rater_bias_mean of B was set to it): mean STAR-C total. Coffey et
-  al. 2019, BMC Psychiatry (COCAPP-A, doi 10.1186/s12888-019-2094-7), Table 3: six sites'
-  mean STAR-C totals 36.08-39.33 (SEM 0.52-0.77; n about 279 staff). Accepted 35.0-40.6: the
-  lowest and highest site means -/+ 2 SEM. That sample rated inpatients; no CMHT STAR-C
-  distribution was retrieved, so B is held to it as the nearest published one.
+What the sources measured (searched 2026-11-28; full texts were mostly not retrievable, so
+only numbers seen in an abstract, a table excerpt or an earlier note are used):
+
+* McGuire-Snieckus et al. 2007, Psychol Med 37:85 (the original validation): patients with
+  severe mental illness and their key workers in 17 CMHTs in England and Sweden; STAR-P is
+  a patient's rating of the relationship with their own key worker, STAR-C that key
+  worker's rating of the relationship with that patient (dyad-specific, paired). Final
+  sample 180 patients and 84 clinicians; test-retest r = .76 (STAR-P), .68 (STAR-C). Its
+  means and SDs were not retrieved.
+* COCAPP-A, Coffey et al. 2019, BMC Psychiatry (doi 10.1186/s12888-019-2094-7): 19 acute
+  inpatient wards in six sites; staff (n = 290) and service users (n = 301) were surveyed
+  separately, not as pairs. Table 3: STAR-C site means 36.08-39.33, SEM 0.52-0.77, N = 279
+  (F(5, 273)). Staff were not paired with the service users surveyed, so each STAR-C is most
+  likely a staff member's rating of relationships with the ward's service users in general
+  (the questionnaire's instructions were not retrieved): its SD would then be a spread
+  between staff, not between patient-clinician relationships (target S4 reads it so).
+  SEM x sqrt(n) is an individual-rating SD only if n is the site's n; the per-site n was not
+  retrieved (equal sizes give 46 per site, SD 3.5-5.3; sizes 30-65 would give 2.8-6.2).
+  COCAPP (community, Simpson et al. 2016, HS&DR 4(5)): therapeutic relationships were
+  surveyed in service users only (n = 449; care co-ordinators, n = 201, completed a recovery
+  measure), so it has no STAR-C; its STAR-P figures were not retrieved.
+* Sweeney et al. 2014, PLoS ONE 9:e100153: STAR-P of 108 crisis-house residents, mean 37.2
+  (95% CI lower bound 35.5), 8.74 points (5.19-12.3) above 247 acute-ward inpatients. The
+  only individual STAR-P spread retrieved: SD ~ 1.7 / 1.96 x sqrt(108) = 9.0 (target S5).
+* German (D-STAR, 460 patients and 154 clinicians of a discharge-planning RCT, Eur J Psychol
+  Assess, doi 10.1027/1015-5759/a000105; Gairing et al. 2011, Psychiatr Prax 38:178, 100 pairs), Swiss (Hoefer et al.
+  2015, PLoS ONE 10:e0124043: 113 inpatients, 35 physicians, no association of patients' and
+  physicians' ratings), Japanese (STAR-J, Matsunaga et al. 2019, Front Psychiatry 10:575:
+  STAR-J-P and STAR-J-C not significantly correlated) and Norwegian (N-STAR, target S3)
+  versions: no means or SDs retrieved. No Italian STAR validation was found. The DIALOG+
+  trial (Priebe et al. 2015, Psychother Psychosom 84:304) did not report STAR in what was seen.
+
+Targets:
+
+* S1 (fitted: B's clinicians.rater_bias_mean was set for it): mean STAR-C total, COCAPP-A
+  as above. Accepted 35.0-40.6: the lowest and highest site means -/+ 2 SEM. Inpatient staff:
+  no CMHT STAR-C distribution was retrieved.
 * S2 (validation: no parameter was set for it; the patients keep reference A's rating
-  offset, the clinicians' offset was set for S1): patient minus clinician rating in SDs,
-  (mean STAR-P - mean STAR-C) / pooled SD. Meta-analysis of community mental health
-  services (Soc Psychiatry Psychiatr Epidemiol 2023, doi 10.1007/s00127-023-02581-2; STAR and
-  HAS studies, 1127 patients, 963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is
-  the accepted range. Patients rate *lower* than clinicians there, the reverse of talking
-  therapy (target 2a, Tryon et al. 2007).
-* S2b (companion of S2, no range): mean STAR-P total, reported beside S2 (a published CMHT
-  STAR-P distribution was not retrieved).
-* S4 (validation): SD of STAR-C totals. COCAPP-A's site SEMs (0.52-0.77) times the square
-  root of about 46 staff per site (N = 279 over six sites, F(5, 273)) give site SDs of about
-  3.5-5.3, the accepted range (equal site sizes assumed: the per-site n was not retrieved).
-* S3 (validation, never tuned to): r of STAR-P and STAR-C totals. Norwegian STAR pilot in
-  community mental health care (N-STAR; Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29;
-  accepted 0.06-0.68, its 95% CI (Fisher z).
+  offset): patient minus clinician rating in SDs, (mean STAR-P - mean STAR-C) / pooled SD.
+  Meta-analysis of community mental health services (Marchi et al. 2023, Soc Psychiatry
+  Psychiatr Epidemiol, doi 10.1007/s00127-023-02581-2; STAR and HAS studies, 1127 patients,
+  963 professionals): SMD -0.39, 95% CI -1.03 to 0.24; the CI is the accepted range. Patients
+  rate *lower* than clinicians there, the reverse of talking therapy (target 2a).
+* S2b (companion of S2, no range): mean STAR-P total.
+* S3 (validation, never tuned to): r of STAR-P and STAR-C totals. N-STAR pilot in
+  community mental health care (Int J Ther Rehabil 2015, 22(5)): r = 0.42, n = 29; accepted
+  0.06-0.68, its 95% CI (Fisher z).
+* S4 (validation, redefined 2026-11-28): spread of STAR-C between staff, the SD across care
+  coordinators of their mean STAR-C total (clinicians with >= MIN_PATIENTS_PER_CLINICIAN
+  sampled patients); accepted 3.5-5.3, COCAPP-A's site SEMs x sqrt(279 / 6). First defined as
+  the SD over relationships, it missed (11.2, 95% CI 10.7-11.6). Reading COCAPP-A's design
+  (staff surveyed apart from service users, unpaired) showed that its STAR-C spread is one
+  between staff, so S4 now reads the spread as the source measured it. Its value under the
+  new reading (4.5) was seen when it was redefined, so it is weak evidence; nothing was set
+  for it. A fitted STAR-C compression (star.clinician_slope 0.32) that forced the
+  relationship-level SD to 3.5-5.3 was tried and dropped: it shrank the staff-level spread to
+  1.9 and fitted a reading of the source its design does not support.
+* S4b (companion of S4, no range): SD of STAR-C totals over relationships (S1's sample); no
+  published dyad-level STAR-C spread was retrieved.
+* S5 (validation; S4's replacement, registered before its simulated value was seen): SD of
+  STAR-P totals, Sweeney et al. 2014 as above; accepted 7.4-10.8 (the CI bound and mean
+  rounded to 0.1 give SD 8.5-9.5, widened by 1.96 sampling SEs, SD / sqrt(2 x 107)).
 """
 
 from __future__ import annotations
@@ -37,11 +79,14 @@ from analysis.targets import NO_RANGE, Tables, measured_sessions, register_targe
 
 B = "community_team"
 MIN_SESSIONS = 3  # attended sessions before a patient's relationship is sampled (an established caseload)
+MIN_PATIENTS_PER_CLINICIAN = 5  # S4: sampled patients a clinician needs for their mean STAR-C to count
 
 S1_SOURCE = "Coffey et al. 2019, BMC Psychiatry (COCAPP-A), Table 3: STAR-C site means 36.08-39.33"
 S2_SOURCE = ("Therapeutic relationship in community mental health services, systematic review and "
              "meta-analysis, Soc Psychiatry Psychiatr Epidemiol 2023: patient - professional SMD -0.39 "
              "[-1.03, 0.24]")
+S5_SOURCE = ("Sweeney et al. 2014, PLoS ONE 9:e100153 (doi 10.1371/journal.pone.0100153), Table 2: STAR-P total "
+             "of 108 crisis-house residents 37.2 (95% CI lower bound 35.5), i.e. SD ~ 1.7 / 1.96 x sqrt(108) = 9.0")
 S3_SOURCE = "N-STAR pilot, Int J Ther Rehabil 2015 22(5): client-practitioner r = 0.42 (n = 29)"
 
 
@@ -51,13 +96,13 @@ def star_sample(t: Tables) -> pd.DataFrame:
     p = p[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS)]
     s = measured_sessions(t)
     if "star_p_total" not in s.columns or not len(p):
-        return pd.DataFrame(columns=["patient_id", "star_p_total", "star_c_total"])
+        return pd.DataFrame(columns=["patient_id", "clinician_id", "star_p_total", "star_c_total"])
     discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
     own = p.set_index("patient_id")["first_clinician_id"].map(discipline)
     s = s[s["patient_id"].isin(p["patient_id"]) & s["star_p_total"].notna() & s["star_c_total"].notna()]
     s = s[s["clinician_id"].map(discipline).to_numpy() == s["patient_id"].map(own).to_numpy()]
     s = s.sort_values(["patient_id", "day"], kind="stable").groupby("patient_id", sort=False).tail(1)
-    return s[["patient_id", "star_p_total", "star_c_total"]]
+    return s[["patient_id", "clinician_id", "star_p_total", "star_c_total"]]
 
 
 def star_c_mean(t: Tables) -> float:
@@ -82,9 +127,25 @@ def star_rater_smd(t: Tables) -> float:
 
 
 def star_c_sd(t: Tables) -> float:
-    """S4: SD of the sample's STAR-C totals."""
+    """S4b: SD of the sample's STAR-C totals (over relationships)."""
     s = star_sample(t)
     return float(s["star_c_total"].std()) if len(s) > 1 else np.nan
+
+
+def star_p_sd(t: Tables) -> float:
+    """S5: SD of the sample's STAR-P totals."""
+    s = star_sample(t)
+    return float(s["star_p_total"].std()) if len(s) > 1 else np.nan
+
+
+def star_c_clinician_sd(t: Tables) -> float:
+    """S4: SD across clinicians of their mean STAR-C total over their sampled patients (the spread between staff)."""
+    s = star_sample(t)
+    if not len(s) or "clinician_id" not in s.columns:
+        return np.nan
+    per = s.groupby("clinician_id")["star_c_total"].agg(["mean", "size"])
+    per = per[per["size"] >= MIN_PATIENTS_PER_CLINICIAN]
+    return float(per["mean"].std()) if len(per) > 1 else np.nan
 
 
 def star_rater_r(t: Tables) -> float:
@@ -101,15 +162,16 @@ SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one
 
 
 def register() -> None:
-    """Add targets S1, S2, S2b, S3 and S4 (reference B, STAR)."""
+    """Add targets S1, S2, S2b, S3, S4, S4b and S5 (reference B, STAR)."""
     register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
                     star_c_mean, tables=TABLES, role="fitted",
                     definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
-                               "no CMHT STAR-C distribution was retrieved)")
+                               "no CMHT STAR-C distribution was retrieved). B's clinicians.rater_bias_mean was set "
+                               "for it")
     register_target("S2", "patient minus clinician STAR total, in pooled SDs", S2_SOURCE, -1.03, 0.24, B,
                     star_rater_smd, tables=TABLES, role="validation",
                     definition=f"(mean star_p_total - mean star_c_total) / sqrt((var_p + var_c) / 2); {SAMPLE}. "
-                               "Not tuned to (patients keep A's rating offset; the clinicians' was set for S1)")
+                               "Not tuned to (patients keep A's rating offset; the clinicians' offset was set for S1)")
     register_target("S2b", "mean STAR-P total (patient-rated relationship, 0-48), no target",
                     "reported beside S2", *NO_RANGE, B, star_p_mean, tables=TABLES, role="validation",
                     companion_of="S2",
@@ -118,7 +180,21 @@ def register() -> None:
                     tables=TABLES, role="validation",
                     definition=f"Pearson r of star_p_total and star_c_total; {SAMPLE}. Accepted: the pilot's "
                                "95% CI (Fisher z, n = 29)")
-    register_target("S4", "SD of STAR-C totals", S1_SOURCE + " (SEM 0.52-0.77, N = 279)", 3.5, 5.3, B, star_c_sd,
-                    tables=TABLES, role="validation",
-                    definition=f"SD of star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site "
-                               "sizes assumed")
+    register_target("S4", "SD across care coordinators of their mean STAR-C total (spread between staff)",
+                    S1_SOURCE + " (SEM 0.52-0.77, N = 279; staff surveyed apart from service users)", 3.5, 5.3, B,
+                    star_c_clinician_sd, tables=TABLES, role="validation",
+                    definition=f"SD over clinicians with >= {MIN_PATIENTS_PER_CLINICIAN} sampled patients of their mean "
+                               f"star_c_total; {SAMPLE}. Accepted: site SEM x sqrt(279 / 6), equal site sizes assumed. "
+                               "Redefined 2026-11-28 after missing as the SD over relationships (11.2): COCAPP-A "
+                               "surveyed 290 staff apart from 301 service users (unpaired), so its STAR-C spread is "
+                               "between staff; the new reading's value was seen when it was redefined (weak evidence); "
+                               "nothing was set for it")
+    register_target("S4b", "SD of STAR-C totals over relationships, no target", "reported beside S4", *NO_RANGE, B,
+                    star_c_sd, tables=TABLES, role="validation", companion_of="S4",
+                    definition=f"SD of star_c_total; {SAMPLE}. No published dyad-level STAR-C spread was retrieved")
+    register_target("S5", "SD of STAR-P totals (patient-rated relationship, 0-48)", S5_SOURCE, 7.4, 10.8, B,
+                    star_p_sd, tables=TABLES, role="validation",
+                    definition=f"SD of star_p_total; {SAMPLE}. Registered as S4's replacement validation target "
+                               "(2026-11-28) before its simulated value was seen. Accepted: SD 8.5-9.5 (the CI bound "
+                               "and mean rounded to 0.1) -/+ 1.96 x its sampling SE (SD / sqrt(2 x 107)). A crisis-house "
+                               "sample (median stay 1.3 weeks), not a CMHT: the nearest published individual STAR-P spread")

@@ -260,6 +260,11 @@ BOUNDS: dict[str, Bound] = {
     # STAR item scoring (simulation/star.py): item noise in item points (items 0-4); plausible
     # 0.3-1.0 keeps a 6-item subscale's internal consistency in the usual range (README "STAR")
     "item_sd": Bound(0.0, 4.0, (0.3, 1.0), "item points (STAR items 0-4)"),
+    # STAR's own scale (simulation/star.py): the share of a rater's shortfall from a perfect
+    # relationship that shows on STAR; 1 = none compressed, 0 would score every relationship 48.
+    # Plausible 0.2-1: below 0.2 a rater's worst rating would still score above 38 of 48.
+    "patient_slope": Bound(0.0, 1.0, (0.2, 1.0), "share of the rating's shortfall", lo_open=True),
+    "clinician_slope": Bound(0.0, 1.0, (0.2, 1.0), "share of the rating's shortfall", lo_open=True),
 }
 
 

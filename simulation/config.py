@@ -376,9 +376,17 @@ class CostConfig:
 
 @dataclass
 class StarConfig:
-    """How STAR-P and STAR-C items are scored from the session's ratings (``alliance.instrument=STAR``; simulation.star)."""
+    """How STAR-P and STAR-C totals and items are scored from the session's ratings (``alliance.instrument=STAR``; simulation.star)."""
 
     item_sd: float = 0.6  # SD of one item's score around its subscale's level (item points, 0-4 items); assumed, plausible 0.3-1.0 (README "STAR")
+    # The STAR scale's own measurement model (README "STAR"): how far a rater's view of the
+    # relationship (the session rating, 0-1 of the scale) shows on STAR. A total is scored
+    # from 1 - slope x (1 - rating), i.e. STAR shows `slope` of a shortfall from a perfect
+    # relationship: STAR's positively worded frequency items pile ratings towards the top
+    # (published means 75-80% of the maximum: Coffey et al. 2019; Sweeney et al. 2014).
+    # 1 = no compression (the rating as is). Reference B: clinician 0.32 (fitted to S4), patient 1.
+    patient_slope: float = 1.0  # STAR-P: share of the patient's rating shortfall that shows on STAR (plausible 0.2-1; 1 = none; B keeps 1: STAR-P test-retest .76, McGuire-Snieckus et al. 2007)
+    clinician_slope: float = 1.0  # STAR-C: share of the clinician's rating shortfall that shows on STAR (plausible 0.2-1; B 0.32, fitted with clinicians.rater_bias_mean to targets S4 and S1)
 
 
 @dataclass

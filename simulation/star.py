@@ -11,10 +11,13 @@ clinician version (STAR-C), each 12 items scored 0-4 (total 0-48) in three subsc
 
 With ``alliance.instrument=STAR`` the session step rates on the total's scale
 (``alliance.scale_min=0``, ``scale_max=48``): ``alliance_patient`` and
-``alliance_clinician`` are each rater's total before item scoring (latent alliance + rater
-bias + session error, clipped and scaled). This module scores the questionnaire from them
+``alliance_clinician`` are each rater's view on the total's scale (latent alliance + rater
+bias + session error, clipped and scaled; what rating-based policies read), before STAR's
+own scale and item scoring. This module scores the questionnaire from them
 after the run, vectorised over the table, so the compiled session step is unchanged:
-every item of a subscale centres on the rater's rating shifted by how far the subscale's
+every item of a subscale centres on the rater's rating as STAR shows it -- ``1 - slope x
+(1 - rating)`` on 0-1, the STAR scale's own compression towards its top (``star.patient_slope``,
+``star.clinician_slope``; 1 = none) -- shifted by how far the subscale's
 component stands from the composite alliance (collaboration: goals and tasks; clinician
 input, non-supportive input and emotional difficulties: bond), plus item noise of SD
 ``star.item_sd`` item points, rounded and clipped to 0-4. The noise comes from
@@ -58,6 +61,13 @@ def session_derivation(cfg: "Config", replication: int) -> Optional[Callable[[pd
     return partial(add_star_columns, cfg=cfg, replication=int(replication)) if uses_star(cfg) else None
 
 
+def on_star_scale(rating: np.ndarray, slope: float) -> np.ndarray:
+    """A rater's view (0-1 of the scale) as STAR shows it: ``slope`` of its shortfall from a perfect relationship."""
+    if slope == 1.0:  # no compression: the rating as is (bit-identical to scoring without the slope)
+        return rating
+    return 1.0 - slope * (1.0 - rating)
+
+
 def add_star_columns(df: pd.DataFrame, cfg: "Config", replication: int) -> pd.DataFrame:
     """Append the STAR-P and STAR-C subscale and total columns (NaN where a session was not rated)."""
     lo, span = cfg.alliance.scale_min, cfg.alliance.scale_max - cfg.alliance.scale_min
@@ -68,10 +78,10 @@ def add_star_columns(df: pd.DataFrame, cfg: "Config", replication: int) -> pd.Da
                           [df["patient_id"].to_numpy(), df["clinician_id"].to_numpy(),
                            df["session_index"].to_numpy()], 2 * ITEMS)
     sd = cfg.star.item_sd
-    for rater, subscales, total_column, offset in (
-            ("alliance_patient", PATIENT_SUBSCALES, "star_p_total", 0),
-            ("alliance_clinician", CLINICIAN_SUBSCALES, "star_c_total", ITEMS)):
-        rating = (df[rater].to_numpy(np.float64) - lo) / span  # 0-1: NaN where not rated
+    for rater, subscales, total_column, offset, slope in (
+            ("alliance_patient", PATIENT_SUBSCALES, "star_p_total", 0, cfg.star.patient_slope),
+            ("alliance_clinician", CLINICIAN_SUBSCALES, "star_c_total", ITEMS, cfg.star.clinician_slope)):
+        rating = on_star_scale((df[rater].to_numpy(np.float64) - lo) / span, slope)  # 0-1: NaN where not rated
         total = np.zeros(len(df))
         k = offset
         for column, items, component in subscales:

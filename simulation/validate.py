@@ -390,6 +390,8 @@ FIELD_RULES: dict[str, Rule] = {
     "experiment": optional(experiment_name),
     # STAR item scoring (alliance.instrument=STAR)
     "star.item_sd": non_negative,
+    "star.patient_slope": positive,  # at most 1: simulation/bounds.py
+    "star.clinician_slope": positive,
 }
 
 CROSS_CHECKS: list[Callable[[Config], None]] = []
