@@ -259,6 +259,9 @@ BOUNDS: dict[str, Bound] = {
     # STAR item scoring (simulation/star.py): item noise in item points (items 0-4); plausible
     # 0.3-1.0 keeps a 6-item subscale's internal consistency in the usual range (README "STAR")
     "item_sd": Bound(0.0, 4.0, (0.3, 1.0), "item points (STAR items 0-4)"),
+    # A clinician's own dropout log-odds shift (simulation/therapist_dropout.py, validation target V1): off
+    # (0) by default; sourced 0.45, plausible up to 0.6 (Zimmermann et al. 2017; Xiao et al. 2017).
+    "TherapistDropoutConfig.logit_sd": Bound(0.0, 5.0, (0.0, 0.6), "per-contact dropout log-odds SD"),
 }
 
 

@@ -389,6 +389,7 @@ FIELD_RULES: dict[str, Rule] = {
     "experiment": optional(experiment_name),
     # STAR item scoring (alliance.instrument=STAR)
     "star.item_sd": non_negative,
+    "therapist_dropout.logit_sd": non_negative,
 }
 
 CROSS_CHECKS: list[Callable[[Config], None]] = []
