@@ -11,6 +11,9 @@ each accepted range says how it was derived from its source.
 * V3 share of patients with a sudden gain: Tang & DeRubeis 1999 (criteria and prevalence).
 * V4 share of patients entering treatment who attend one session only: NHS Digital IAPT.
 
+Companions V1b and V3b keep the definitions the issue-14 audit replaced or questioned
+(README "Validation audit").
+
 Reference B's validation target (the vacancy rate of its posts) is in
 :mod:`analysis.targets_community`.
 """
