@@ -197,7 +197,7 @@ def _per_replication(fn):
 
 
 def register() -> None:
-    """Add target 11 (two rows) to the calibration report, for reference B."""
+    """Add target 11 (11a, its companion 11a-all, 11b) to the calibration report, for reference B."""
     from analysis.targets import NO_RANGE, register_target
 
     spec = TARGET_11["estimators"]
