@@ -3,10 +3,12 @@
 Estimators computed from a run's tables one value per (scenario, replication), over the
 measured period (after warm-up) as the studies measured it:
 
-* :func:`vacancy_rate` (target 11a, role validation): share of post-days vacant, from
-  the time series' ``vacancies`` and the establishment (posts filled at day 0). It
-  emerges from turnover and the recruitment delay together; the references were never
-  tuned to it. Compared with published NHS mental-health nursing vacancy rates.
+* :func:`post_vacancy_rate` (target 11a, role validation): share of the care coordinators'
+  post-days vacant, from the clinicians table and the establishment (posts filled at day
+  0). It emerges from turnover and the recruitment delay together; the references were
+  never tuned to it. Compared with published NHS mental-health nursing vacancy rates.
+  :func:`vacancy_rate` (companion 11a-all) is the same over every post, from the time
+  series' ``vacancies``.
 * :func:`turnover_rate` (input check, not a target): leavers per clinician-year in post
   (the HR definition behind "30% a year"). The model draws departures at
   ``turnover.annual_rate``, so this reads its input back; it is printed as a check of
@@ -104,6 +106,31 @@ def vacancy_rate(tables: dict[str, pd.DataFrame], warmup_day: Optional[float] = 
     return pd.Series(out, name="vacancy_rate").rename_axis(["scenario", "replication"])
 
 
+def post_vacancy_rate(tables: dict[str, pd.DataFrame], discipline: Optional[str] = None,
+                      warmup_day: Optional[float] = None, end_day: Optional[float] = None) -> pd.Series:
+    """Target 11a: share of one discipline's post-days vacant in the measured window, per replication."""
+    # Exact, from the clinicians table: posts = the discipline's clinicians at day 0 (the
+    # establishment; every leaver's post is refilled after the recruitment delay); occupied
+    # post-days = each clinician's days in post inside the window (sickness absence is not
+    # vacancy). ``discipline`` defaults to the primary one (the first in the table's order),
+    # B's care coordinators: the source's mental-health nursing posts.
+    clin = tables["clinicians"]
+    if discipline is None:
+        discipline = str(clin["discipline"].iloc[0]) if len(clin) else ""
+    out = {}
+    for (scenario, rep), c in clin.groupby(["scenario", "replication"], sort=False):
+        lo, hi = _window(tables, scenario, rep, warmup_day, end_day)
+        c = c[c["discipline"] == discipline]
+        posts = int((c["start_day"] <= 0).sum())
+        start = np.maximum(c["start_day"].to_numpy(float), lo)
+        leave = c["leave_day"].to_numpy(float)
+        stop = np.minimum(np.where(np.isnan(leave), hi, leave), hi)
+        occupied = np.clip(stop - start, 0.0, None).sum()
+        span = posts * (hi - lo)
+        out[(scenario, int(rep))] = 1.0 - occupied / span if span > 0 else np.nan
+    return pd.Series(out, name="post_vacancy_rate").rename_axis(["scenario", "replication"])
+
+
 def patients_clinician_left_12m(tables: dict[str, pd.DataFrame], discipline: Optional[str] = None,
                                 end_day: Optional[float] = None) -> pd.Series:
     """Share of measured patients whose clinician (``discipline``; default: the first
@@ -170,18 +197,26 @@ def _per_replication(fn):
 
 
 def register() -> None:
-    """Add target 11 (two rows) to the calibration report, for reference B."""
-    from analysis.targets import register_target
+    """Add target 11 (11a, its companion 11a-all, 11b) to the calibration report, for reference B."""
+    from analysis.targets import NO_RANGE, register_target
 
     spec = TARGET_11["estimators"]
-    register_target("11a", "share of post-days vacant in B (vacancy rate)", VACANCY_SOURCE, 0.08, 0.26,
-                    "community_team", _per_replication(vacancy_rate), tables=("clinicians", "patients", "timeseries"),
-                    role="validation",
-                    definition="mean daily vacant posts / posts at day 0 over the measured period; vacancies come "
+    register_target("11a", "share of care-coordinator post-days vacant in B (vacancy rate)", VACANCY_SOURCE, 0.08,
+                    0.26, "community_team", _per_replication(post_vacancy_rate),
+                    tables=("clinicians", "patients", "timeseries"), role="validation",
+                    definition="1 - (days in post of care coordinators inside the measured period) / (care-"
+                               "coordinator posts at day 0 x its length), from the clinicians table; vacancies come "
                                "from turnover (30% a year) and the 90-day recruitment delay together. Range: the "
                                "regional spread of NHS mental-health nursing vacancy rates in England in 2017 "
-                               "(8.1-25.7%). Replaces the former 11a (leavers per clinician-year), which reads back "
-                               "turnover.annual_rate and is now an input check, not a target")
+                               "(8.1-25.7%; vacancies / establishment). Audit: the source counts nursing posts only, "
+                               "so the psychiatrists' posts (before the audit, every post from the weekly time "
+                               "series: row 11a-all) are left out. Replaces the former 11a (leavers per "
+                               "clinician-year), which reads back turnover.annual_rate and is now an input check")
+    register_target("11a-all", "11a over every post, psychiatrists too (weekly time series)", VACANCY_SOURCE,
+                    *NO_RANGE, "community_team", _per_replication(vacancy_rate),
+                    tables=("clinicians", "patients", "timeseries"), role="validation", companion_of="11a",
+                    definition="mean weekly vacant posts of every discipline / posts at day 0 over the measured "
+                               "period (11a's estimator before the issue-14 audit)")
     register_target("11b", "patients whose care coordinator leaves within 12 months", TARGET_11["source"],
                     spec["patients_clinician_left_12m"]["low"], spec["patients_clinician_left_12m"]["high"],
                     "community_team", _per_replication(patients_clinician_left_12m),

@@ -11,6 +11,9 @@ each accepted range says how it was derived from its source.
 * V3 share of patients with a sudden gain: Tang & DeRubeis 1999 (criteria and prevalence).
 * V4 share of patients entering treatment who attend one session only: NHS Digital IAPT.
 
+Companions V1b and V3b keep the definitions the issue-14 audit replaced or questioned
+(README "Validation audit").
+
 Reference B's validation target (the vacancy rate of its posts) is in
 :mod:`analysis.targets_community`.
 """
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from analysis.targets import Tables, measured_sessions, register_target
+from analysis.targets import NO_RANGE, Tables, measured_sessions, register_target
 from simulation.kpis import attenders_ended
 
 A = "talking_therapy"
@@ -29,8 +32,8 @@ A = "talking_therapy"
 SOURCES = {
     "V1": "Saxon, Barkham, Foster & Parry 2017, Clin Psychol Psychother 24:575 (10,521 patients, 85 therapists)",
     "V2": "Sharf, Primavera & Diener 2010, Psychotherapy 47:637 (meta-analysis, 11 studies, N = 1,301)",
-    "V3": "Tang & DeRubeis 1999, JCCP 67:894 (criteria; ~39-40% in CBT for depression); Aderka et al. 2012, "
-          "JCCP 80:93 (meta-analysis of 16 studies)",
+    "V3": "Tang & DeRubeis 1999, JCCP 67:894 (criteria; 39% in CBT for depression); Kelly, Cyranowski & Frank "
+          "2007, Behav Res Ther 45:2563 (33.5% in IPT); Aderka et al. 2012, JCCP 80:93 (meta-analysis of 16 studies)",
     "V4": "NHS Digital, Psychological Therapies annual reports on the use of IAPT services 2017-18 and 2018-19",
 }
 
@@ -75,14 +78,19 @@ def random_intercept_logit_icc(y: np.ndarray, x: np.ndarray, groups: np.ndarray,
     return var / (var + np.pi ** 2 / 3.0)
 
 
-def therapist_dropout_icc(t: Tables) -> float:
+def therapist_dropout_icc(t: Tables, endings: tuple[str, ...] = ("dropout",)) -> float:
     """V1: therapist share of dropout variance (latent scale), baseline severity as case mix."""
     a = attenders_ended(t["patients"])
     if a["first_clinician_id"].nunique() < 3:
         return np.nan
     groups = a["replication"].astype(np.int64).to_numpy() * 100_000 + a["first_clinician_id"].to_numpy()
-    return random_intercept_logit_icc((a["exit_reason"] == "dropout").to_numpy(),
+    return random_intercept_logit_icc(a["exit_reason"].isin(endings).to_numpy(),
                                       a["baseline_severity"].to_numpy(), groups)
+
+
+def therapist_unplanned_ending_icc(t: Tables) -> float:
+    """V1b: as V1 with every unilateral ending (dropout or discharge after missed sessions) as the event."""
+    return therapist_dropout_icc(t, endings=("dropout", "dna_discharge"))
 
 
 # ---------------------------------------------------------------------------- V2
@@ -130,10 +138,18 @@ def has_sudden_gain(scores: np.ndarray, points: float = SUDDEN_GAIN_POINTS) -> b
     return False
 
 
-def sudden_gain_share(t: Tables) -> float:
-    """V3: share of ended courses with >= 4 attended sessions that contain a sudden gain."""
+def high_intensity(patients: pd.DataFrame, everyone: pd.DataFrame) -> pd.Series:
+    """Whether each of ``patients`` was stepped to the longest course offered to ``everyone`` (psychotherapy)."""
+    # Stepped care records the step; the table holds it as the course length (A: 6 low, 16 high).
+    return patients["max_sessions"] == everyone["max_sessions"].max()
+
+
+def sudden_gain_share(t: Tables, high_intensity_only: bool = True) -> float:
+    """V3: share of ended high-intensity courses with >= 4 attended sessions that contain a sudden gain."""
     a = attenders_ended(t["patients"])
     a = a[a["sessions_attended"] >= 4]
+    if high_intensity_only:
+        a = a[high_intensity(a, t["patients"])]
     if not len(a):
         return np.nan
     s = measured_sessions(t)
@@ -141,6 +157,11 @@ def sudden_gain_share(t: Tables) -> float:
     base = a.set_index("patient_id")["baseline_severity"]
     hits = [has_sudden_gain(np.r_[base[pid], g.to_numpy()]) for pid, g in s.groupby("patient_id")["severity"]]
     return float(np.mean(hits))
+
+
+def sudden_gain_share_all_courses(t: Tables) -> float:
+    """V3b: V3 over every course (low-intensity guided self-help too), the estimator before the audit."""
+    return sudden_gain_share(t, high_intensity_only=False)
 
 
 # ---------------------------------------------------------------------------- V4
@@ -159,7 +180,16 @@ def register() -> None:
                     definition="random-intercept logistic model (ML, Gauss-Hermite) of exit 'dropout' with baseline "
                                "PHQ-9 as case mix, clinicians = (replication, first clinician), target 6's "
                                "denominator; sigma^2 / (sigma^2 + pi^2/3). Source: 12.6%; range = 12.6% +/- 3 "
-                               "large-sample SEs of an ICC with 85 therapists of ~124 patients (SE ~ .018)")
+                               "large-sample SEs of an ICC with 85 therapists of ~124 patients (SE ~ .018). Audit: "
+                               "same population (attended >= 1 session), same model and scale; Saxon et al. adjusted "
+                               "for more case mix than the model records (patient characteristics and risk besides intake "
+                               "severity); their ending categories were not retrieved, so V1b counts discharges "
+                               "after missed sessions as dropout too")
+    register_target("V1b", "V1 with every unilateral ending (dropout or DNA discharge) as the event", SOURCES["V1"],
+                    *NO_RANGE, A, therapist_unplanned_ending_icc, interval="bootstrap", role="validation",
+                    companion_of="V1",
+                    definition="as V1, event = exit 'dropout' or 'dna_discharge' (the broad reading of an unplanned "
+                               "ending, target 6c's numerator)")
     register_target("V2", "d of first-session patient-rated alliance, other endings minus dropouts",
                     SOURCES["V2"], 0.35, 0.75, A, alliance_dropout_d, tables=("patients", "sessions"),
                     role="validation",
@@ -170,16 +200,27 @@ def register() -> None:
                                "retrieved)")
     register_target("V3", "share of patients with a sudden gain (Tang & DeRubeis criteria)", SOURCES["V3"],
                     0.15, 0.40, A, sudden_gain_share, tables=("patients", "sessions"), role="validation",
-                    definition="ended courses with >= 4 attended sessions; PHQ-9 sequence = referral score then "
-                               "each attended session; a gain >= 6 points (PHQ-9 reliable change) and >= 25% of the "
-                               "pre-gain score, and mean of <= 3 scores before minus <= 3 after > t_crit x pooled "
-                               "SD. Range .15-.40: ~39% in Tang & DeRubeis's CBT trial as the upper end, lower "
-                               "prevalence in other treatments and settings (range summarised from Aderka et al. "
-                               "2012's studies; not re-checked against each paper)")
+                    definition="ended high-intensity courses (the longest course length, A's 16-session CBT; the "
+                               "sources studied full courses of psychotherapy, 12-20 sessions) with >= 4 attended "
+                               "sessions; observed PHQ-9 sequence = referral score then each attended session; a "
+                               "gain >= 6 points (the PHQ-9 reliable change used throughout, standing in for Tang & "
+                               "DeRubeis's 7 BDI points) and >= 25% of the pre-gain score, and mean of <= 3 scores before minus "
+                               "<= 3 after > t_crit x pooled SD. Range .15-.40: 39% in Tang & DeRubeis's CBT trial "
+                               "and 33.5% in IPT (Kelly et al. 2007) near the top; the lower end, for other "
+                               "treatments and settings in Aderka et al. 2012, was not re-checked paper by paper")
+    register_target("V3b", "V3 over every course, low-intensity guided self-help too", SOURCES["V3"], *NO_RANGE, A,
+                    sudden_gain_share_all_courses, tables=("patients", "sessions"), role="validation",
+                    companion_of="V3",
+                    definition="as V3 without the restriction to high-intensity courses (V3's estimator before "
+                               "the issue-14 audit)")
     register_target("V4", "share of patients entering treatment who attend one session only", SOURCES["V4"],
                     0.38, 0.48, A, single_session_share, role="validation",
                     definition="measured patients with >= 1 attended session whose course ended (target 6's "
                                "denominator) who attended exactly 1. IAPT: of referrals that entered treatment, "
                                "those not finishing a course (< 2 treatment sessions) were 45% in 2017-18 and "
                                "~41% in 2018-19 (29% of ended referrals had one treatment appointment, 29% never "
-                               "entered); range = 41-45% widened by 3 points each side")
+                               "entered; 29/71 = 41%); range = 41-45% widened by 3 points each side. Audit: "
+                               "IAPT counts treatment appointments from the first one (an assessment-only contact "
+                               "is 'not entered'); every attended session in the model is a treatment session, so "
+                               "the denominators match. IAPT's single-appointment endings include signposting and "
+                               "step-down after one treatment contact, which the model does not represent")

@@ -265,6 +265,9 @@ BOUNDS: dict[str, Bound] = {
     # Plausible 0.2-1: below 0.2 a rater's worst rating would still score above 38 of 48.
     "patient_slope": Bound(0.0, 1.0, (0.2, 1.0), "share of the rating's shortfall", lo_open=True),
     "clinician_slope": Bound(0.0, 1.0, (0.2, 1.0), "share of the rating's shortfall", lo_open=True),
+    # A clinician's own dropout log-odds shift (simulation/therapist_dropout.py, validation target V1): off
+    # (0) by default; sourced 0.45, plausible up to 0.6 (Zimmermann et al. 2017; Xiao et al. 2017).
+    "TherapistDropoutConfig.logit_sd": Bound(0.0, 5.0, (0.0, 0.6), "per-contact dropout log-odds SD"),
 }
 
 

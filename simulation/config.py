@@ -390,6 +390,19 @@ class StarConfig:
 
 
 @dataclass
+class TherapistDropoutConfig:
+    """A clinician's own effect on patients' dropout, beyond the alliance (validation target V1; off by default)."""
+
+    # SD of each clinician's shift of the per-contact dropout log-odds (0 = off, A and B).
+    # Sourced value 0.45, plausible 0.39-0.53: therapists explain 5.7% (Zimmermann, Rubel, Page &
+    # Lutz 2017, Clin Psychol Psychother 24:312; 707 patients, 66 therapists) to 9.5% (Xiao et al.
+    # 2017, J Couns Psychol 64:424; 10,147 clients, 481 therapists) of dropout variance on the
+    # latent scale, a patient-level SD of 0.44-0.59 (sqrt(ICC/(1-ICC) pi^2/3)); a per-contact
+    # shift moves a ~20% course dropout's log-odds by ~1.1x as much. Independent of V1's study.
+    logit_sd: float = 0.0
+
+
+@dataclass
 class Config:
     """The whole configuration of one scenario."""
 
@@ -410,6 +423,7 @@ class Config:
     involuntary: InvoluntaryConfig = field(default_factory=InvoluntaryConfig)
     experiment: Optional[str] = None  # name of a file in experiments/ (None: one scenario)
     star: StarConfig = field(default_factory=StarConfig)  # STAR item scoring (used when alliance.instrument=STAR)
+    therapist_dropout: TherapistDropoutConfig = field(default_factory=TherapistDropoutConfig)  # V1 mechanism, off
 
 
 def register_schema() -> None:

@@ -27,6 +27,7 @@ cdef class Clinician:
     cdef public long sessions_covered
     cdef public object patients_held
     cdef public bint dialog
+    cdef public double dropout_shift
 
 cdef class Patient:
     cdef public long id

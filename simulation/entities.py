@@ -52,6 +52,7 @@ class Clinician:
     sessions_covered: cython.long = 0  # this clinician's sessions held by a colleague during absence
     patients_held: set = field(default_factory=set)
     dialog: cython.bint = False  # uses DIALOG structured assessment with its patients (intervention.dialog_*)
+    dropout_shift: cython.double = 0.0  # this clinician's own dropout log-odds shift (therapist_dropout.logit_sd)
 
 
 @dataclass(eq=False)

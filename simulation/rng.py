@@ -33,6 +33,7 @@ ANXIETY = 11  # the anxiety questionnaire's patient offsets and per-measurement 
 INVOLUNTARY = 12  # patients' legal status at referral and the renewals of their Community Treatment Orders
 STAR_ITEMS = 20  # item noise of STAR questionnaires (simulation.star), keyed by patient, clinician, session
 ASSESSMENT = 13  # measurement noise of the follow-up assessments (MANSA, treatment satisfaction)
+THERAPIST_DROPOUT = 31  # each clinician's own dropout log-odds shift (simulation.therapist_dropout), keyed by clinician
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

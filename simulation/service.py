@@ -30,6 +30,7 @@ from .entities import NAN, Clinician, Dyad, Patient
 from .events import Wake, run_until
 from .lazyheap import LazyHeap
 from .policies import make_policies, make_reallocation, style_fit
+from .therapist_dropout import therapist_dropout_shift
 from .recorder import SessionRecorder
 from .star import session_derivation
 from .rupture import make_rupture_model
@@ -236,6 +237,8 @@ class Service:
         )
         # DIALOG users: the clinician's spare uniform, so the same people across scenarios (CRN).
         c.dialog = bool(rc.dialog_every_days > 0 and u[CU_SPARE] < rc.dialog_share)
+        if self.cfg.therapist_dropout.logit_sd > 0.0:  # off (0) in A and B: nothing drawn
+            c.dropout_shift = therapist_dropout_shift(self.streams, cid, self.cfg.therapist_dropout.logit_sd)
         self.clinicians.append(c)
         self.by_team_discipline[(team, discipline)].append(c)
         self.free[(team, discipline)].join(c)

@@ -401,7 +401,8 @@ class SessionStep:
             x = (self.do0 + self.do_early * exp(-p.contacts / self.do_decay)
                  - self.do_all * (self.relationship(p) - self.ref) - self.do_eng * p.engagement_z
                  + self.do_unres * p.unresolved_share
-                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks + p.dropout_offset)
+                 + (0.0 if attended else self.do_dna) + self.do_wait * wait_weeks + p.dropout_offset
+                 + c.dropout_shift)
             if uv[j + U_DROPOUT] < 1.0 / (1.0 + exp(-x)):
                 reason = "dropout"
         p.contacts += 1

@@ -392,6 +392,7 @@ FIELD_RULES: dict[str, Rule] = {
     "star.item_sd": non_negative,
     "star.patient_slope": positive,  # at most 1: simulation/bounds.py
     "star.clinician_slope": positive,
+    "therapist_dropout.logit_sd": non_negative,
 }
 
 CROSS_CHECKS: list[Callable[[Config], None]] = []
