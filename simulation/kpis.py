@@ -19,6 +19,13 @@ from .config import CostConfig
 from .costs import COST_COLUMNS, cost_kpis
 
 ENDED_EXCLUDE = ("censored", "left_waiting_list")  # exits that are not the end of a course of treatment
+# The patients columns the KPIs read (costs included): compute_kpis keeps only these before it
+# selects rows, so each selection copies 17 columns, not the table's 40-odd. A KPI that reads
+# another column adds it here.
+KPI_PATIENT_COLUMNS = ("scenario", "replication", "measured", "first_session_day", "exit_day", "exit_reason",
+                       "sessions_attended", "wait_days", "recovered", "reliable_improvement", "baseline_severity",
+                       "final_severity", "gad7_referral", "gad7_last", "ruptures", "ruptures_repaired",
+                       "reassignments")
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
     NaN without ``costs``; IAPT recovery on both measures with ``anxiety_caseness``), then the
     per-discipline caseload and utilisation of the disciplines in the clinicians table."""
     patients = tables["patients"]
+    patients = patients[[c for c in patients.columns if c in KPI_PATIENT_COLUMNS]]
     ts = tables["timeseries"]
     loads = tables.get("caseloads")
     clinicians = tables["clinicians"]
@@ -182,7 +190,8 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
     rows = []
     # One row per (scenario, replication) the run covered, even one with no referrals at all.
     for (scenario, rep), _ in ts.groupby(["scenario", "replication"], sort=False, observed=True):
-        p = patients[(patients["scenario"] == scenario) & (patients["replication"] == rep)]
+        in_group = (patients["scenario"] == scenario) & (patients["replication"] == rep)
+        p = patients if in_group.all() else patients[in_group]  # one chunk's tables: no copy
         m = p[p["measured"]]
         started = m[m["first_session_day"].notna()]
         ended = started[started["exit_reason"] != "censored"]
