@@ -78,16 +78,39 @@ def _patient_columns(ps: list, end: float, reliable_change: float, caseness: flo
     }
 
 
-def _caseloads_table(samples: list, names: list[str]) -> pd.DataFrame:
+def _caseloads_table(samples: list, names: list[str], scenario: str, replication: int) -> pd.DataFrame:
     """One row per time-series sample and discipline: caseloads are reported per discipline
     because caps differ (a care coordinator's 30, a psychiatrist's 180)."""
     arr = list(zip(*samples)) if samples else [(), (), (), ()]
     return pd.DataFrame({
+        **_run_columns(scenario, replication, len(samples)),
         "day": np.array(arr[0], dtype=np.float64),
         "discipline": np.array([names[d] for d in arr[1]], dtype=object),
         "clinicians": np.array(arr[2], dtype=np.int64),
         "mean_caseload": np.array(arr[3], dtype=np.float64),
     })
+
+
+def _rows_table(rows: list, schema: tuple, scenario: str, replication: int) -> pd.DataFrame:
+    """A table from row tuples with the schema's (name, dtype) columns, scenario and replication first:
+    explicit dtypes and one frame build (no inference, no inserts afterwards)."""
+    arr = list(zip(*rows)) if rows else [()] * len(schema)
+    data = _run_columns(scenario, replication, len(rows))
+    for (name, dtype), values in zip(schema, arr):
+        data[name] = np.array(values, dtype=dtype)
+    return pd.DataFrame(data)
+
+
+_f8, _i8 = np.float64, np.int64
+CLINICIAN_SCHEMA = (("clinician_id", _i8), ("team_id", _i8), ("discipline", object), ("alliance_skill", _f8),
+                    ("outcome_skill", _f8), ("detection_skill", _f8), ("repair_skill", _f8), ("trained", bool),
+                    ("caseload_cap", _i8), ("max_caseload", _i8), ("start_day", _f8), ("leave_day", _f8),
+                    ("absence_episodes", _i8), ("absence_days", _f8), ("sessions_cancelled", _i8),
+                    ("sessions_covered", _i8))
+TIMESERIES_SCHEMA = (("day", _f8), ("waiting", _i8), ("in_treatment", _i8), ("vacancies", _i8),
+                     ("mean_caseload", _f8))
+REASSIGNMENT_SCHEMA = (("patient_id", _i8), ("day", _f8), ("cause", object), ("from_clinician_id", _i8),
+                       ("handover", bool))
 
 
 def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
@@ -101,23 +124,19 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     # One frame build with every column (no inserts afterwards, which leave pandas a frame to consolidate).
     patients = pd.DataFrame({**_run_columns(svc.scenario, svc.replication, len(svc.patients)), **columns})
 
-    clinicians = pd.DataFrame([
+    run = (svc.scenario, svc.replication)
+    clinicians = _rows_table([
         (c.id, c.team, svc.disciplines[c.discipline].name, c.alliance_skill, c.outcome_skill,
          1 / (1 + math.exp(-c.detection_logit)), 1 / (1 + math.exp(-c.repair_logit)), c.trained,
          c.caseload_cap, c.max_caseload, c.start_day, c.leave_day,
          c.absence_episodes, c.absence_days, c.sessions_cancelled, c.sessions_covered)
         for c in svc.clinicians
-    ], columns=["clinician_id", "team_id", "discipline", "alliance_skill", "outcome_skill", "detection_skill",
-                "repair_skill", "trained", "caseload_cap", "max_caseload", "start_day", "leave_day",
-                "absence_episodes", "absence_days", "sessions_cancelled", "sessions_covered"])
+    ], CLINICIAN_SCHEMA, *run)
 
-    timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
-                                                       "mean_caseload"])
-    caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines])
-    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id",
-                                                                 "handover"])
-    reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
-                                          "from_clinician_id": "int64", "handover": bool})
+    timeseries = _rows_table(svc.timeseries, TIMESERIES_SCHEMA, *run)
+    caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines], *run)
+    reassignments = _rows_table([(i, d, str(cause), f, h) for i, d, cause, f, h in svc.reassignment_log],
+                                REASSIGNMENT_SCHEMA, *run)
     if assessment.enabled(svc.cfg):  # DIALOG runs: follow-up MANSA and satisfaction, each clinician's arm
         patients = assessment.add_assessments(patients, svc.patients, svc.cfg, svc.streams)
         clinicians["dialog"] = np.fromiter((c.dialog for c in svc.clinicians), dtype=bool,
@@ -128,8 +147,7 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     if sessions is not None:
         sessions["anxiety_observed"] = anxiety.session_column(pop, streams, sessions)
         out["sessions"] = sessions
-    for name, df in out.items():
-        if name != "patients":  # the patients frame has them already
-            df.insert(0, "replication", np.int64(svc.replication))
-            df.insert(0, "scenario", svc.scenario)
+    if sessions is not None:  # the other tables were built with them
+        sessions.insert(0, "replication", np.int64(svc.replication))
+        sessions.insert(0, "scenario", svc.scenario)
     return out
