@@ -189,9 +189,8 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
     disciplines = list(dict.fromkeys(clinicians["discipline"]))
     rows = []
     # One row per (scenario, replication) the run covered, even one with no referrals at all.
-    for (scenario, rep), _ in ts.groupby(["scenario", "replication"], sort=False, observed=True):
-        in_group = (patients["scenario"] == scenario) & (patients["replication"] == rep)
-        p = patients if in_group.all() else patients[in_group]  # one chunk's tables: no copy
+    for scenario, rep in _runs(ts):
+        p = _rows_of(patients, scenario, rep)
         m = p[p["measured"]]
         started = m[m["first_session_day"].notna()]
         ended = started[started["exit_reason"] != "censored"]
@@ -218,7 +217,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
                                       if len(started) else np.nan),
             "mean_waiting": float(ts_r["waiting"].mean()) if len(ts_r) else np.nan,
         }
-        c = clinicians[(clinicians["scenario"] == scenario) & (clinicians["replication"] == rep)]
+        c = _rows_of(clinicians, scenario, rep)
         if costs is not None and end_day is not None:
             row.update(cost_kpis(p, c, costs, warmup_day, end_day))
         else:
@@ -235,6 +234,20 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
         rows.append(row)
     per = [f"{f}_{d}" for d in disciplines for f in PER_DISCIPLINE]
     return pd.DataFrame(rows, columns=["scenario", "replication", *KPI_INFO, *per])
+
+
+def _runs(ts: pd.DataFrame) -> list:
+    """The (scenario, replication) pairs of a timeseries table in order of appearance (one chunk's: no groupby)."""
+    sc, rep = ts["scenario"].to_numpy(), ts["replication"].to_numpy()
+    if len(ts) and (sc == sc[0]).all() and (rep == rep[0]).all():
+        return [(sc[0], rep[0])]
+    return [key for key, _ in ts.groupby(["scenario", "replication"], sort=False, observed=True)]
+
+
+def _rows_of(df: pd.DataFrame, scenario, rep) -> pd.DataFrame:
+    """The rows of one (scenario, replication); the frame itself, not a copy, when it holds no others."""
+    in_run = (df["scenario"].to_numpy() == scenario) & (df["replication"].to_numpy() == rep)
+    return df if in_run.all() else df[in_run]
 
 
 def _share(mask, n: int) -> float:
