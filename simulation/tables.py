@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .ports import RunRecord
 
 
+# exit_reason's category codes; no exit reason yet ("") is "censored" (still in the service at the end).
+_EXIT_CODE = {**{r: k for k, r in enumerate(EXIT_REASONS)}, "": EXIT_REASONS.index("censored"),
+              None: EXIT_REASONS.index("censored")}
+
+
 def _run_columns(scenario: str, replication: int, n: int) -> dict[str, np.ndarray]:
     """The scenario and replication columns every table starts with (built into its dict, not inserted after)."""
     return {"scenario": np.full(n, scenario, dtype=object), "replication": np.full(n, replication, dtype=np.int64)}
@@ -41,7 +46,9 @@ def _patient_columns(ps: list, end: float, reliable_change: float, caseness: flo
         "wait_days": first - referral,
         "queue_days": f["queue_days"],
         "exit_day": np.where(exited, f["exit_day"], float(end)),
-        "exit_reason": pd.Categorical([p.exit_reason or "censored" for p in ps], categories=list(EXIT_REASONS)),
+        "exit_reason": pd.Categorical.from_codes(
+            np.fromiter((_EXIT_CODE.get(p.exit_reason, -1) for p in ps), dtype=np.int8, count=len(ps)),
+            categories=list(EXIT_REASONS)),
         "sessions_attended": f["sessions_attended"],
         "dnas": f["dnas"],
         "ruptures": f["ruptures"],
