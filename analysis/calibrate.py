@@ -52,7 +52,7 @@ def scenario_tables(tables: dict[str, pd.DataFrame], scenario: str) -> dict[str,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Print the fitted targets' distance (and the calibration table) for a configuration given as key=value overrides."""
+    """Print the fitted targets, their distance and the calibration table for key=value overrides (hand tuning)."""
     from simulation.api import run
     from simulation.errors import ConfigError
 

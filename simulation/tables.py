@@ -27,8 +27,7 @@ def _run_columns(scenario: str, replication: int, n: int) -> dict[str, np.ndarra
 
 
 def _patient_columns(ps: list, end: float, reliable_change: float, caseness: float) -> dict[str, object]:
-    """The patients table's columns, one per field with explicit dtypes (the agents' numeric fields
-    read in one pass, entities.patient_fields); the frame is built once from them."""
+    """The patients table's columns with explicit dtypes, numeric fields read in one pass (entities.patient_fields)."""
     f = patient_fields(ps)
     referral, first, exited = f["referral_day"], f["first_session_day"], f["exited"]
     baseline, final = f["baseline_observed"], f["last_observed"]
@@ -76,8 +75,7 @@ def _patient_columns(ps: list, end: float, reliable_change: float, caseness: flo
 
 
 def _caseloads_table(samples: list, names: list[str], scenario: str, replication: int) -> pd.DataFrame:
-    """One row per time-series sample and discipline: caseloads are reported per discipline
-    because caps differ (a care coordinator's 30, a psychiatrist's 180)."""
+    """One row per sample and discipline: per discipline because caps differ (care coordinator 30, psychiatrist 180)."""
     arr = list(zip(*samples)) if samples else [(), (), (), ()]
     return pd.DataFrame({
         **_run_columns(scenario, replication, len(samples)),
@@ -89,8 +87,7 @@ def _caseloads_table(samples: list, names: list[str], scenario: str, replication
 
 
 def _rows_table(rows: list, schema: tuple, scenario: str, replication: int) -> pd.DataFrame:
-    """A table from row tuples with the schema's (name, dtype) columns, scenario and replication first:
-    explicit dtypes and one frame build (no inference, no inserts afterwards)."""
+    """A table from row tuples with the schema's explicit dtypes, scenario and replication first (one frame build)."""
     arr = list(zip(*rows)) if rows else [()] * len(schema)
     data = _run_columns(scenario, replication, len(rows))
     for (name, dtype), values in zip(schema, arr):
