@@ -188,14 +188,15 @@ FIXED_COST_VALUES = {"rupture.intercept": -1.4, "dropout.intercept": -6.1, "outc
 def measure_fixed_cost(overrides: list[str], repeats: int) -> dict:
     """Per-run cost of everything but the event loop, on the fit's path (compose once, vary values).
 
-    Each repeat: ``with_values`` (set three keys, re-validate), build the Service, [event
-    loop, not counted], tables, KPIs, gather. Also times one Hydra composition
-    (``load_config``), the per-call cost the fit avoids. CPU seconds; median of the repeats.
+    Each repeat does what ``run_config`` -> ``run_chunk`` does: ``with_values`` (set three keys,
+    re-validate), the replication's parameters and the Service, [event loop, not counted],
+    tables, KPIs (``chunk_kpis``, as a run computes them), gather. Also times one Hydra
+    composition (``load_config``), the per-call cost the fit avoids. CPU seconds; median of the repeats.
     """
     from simulation.api import load_config, prepare, with_values
-    from simulation.kpis import compute_kpis
-    from simulation.runner import gather
-    from simulation.service import Service, disciplines_of
+    from simulation.parameters import for_replication
+    from simulation.runner import chunk_kpis, gather
+    from simulation.service import Service
 
     t0 = time.process_time()
     load_config(overrides)
@@ -206,13 +207,13 @@ def measure_fixed_cost(overrides: list[str], repeats: int) -> dict:
         t0 = time.process_time()
         cfg = with_values(base, {k: v + 0.001 * r for k, v in FIXED_COST_VALUES.items()})
         t1 = time.process_time()
+        cfg = for_replication(cfg, 10_000 + r)
         svc = Service(cfg, 10_000 + r, "bench")
         t2 = time.process_time()
         svc.simulate()
         t3 = time.process_time()
         tables = svc.tables()
-        caps = [d.caseload_cap for d in disciplines_of(cfg) for _ in range(d.count)]
-        tables["kpis"] = compute_kpis(tables, cfg.run.warmup_days, sum(caps) / len(caps))
+        tables["kpis"] = chunk_kpis(cfg, tables)
         gather([tables])
         t4 = time.process_time()
         parts["values"].append(t1 - t0)

@@ -152,3 +152,76 @@ class Dyad:
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
     last_dialog_day: cython.double = NAN  # day of the dyad's last DIALOG session (NaN: none yet)
     repairs: cython.long = 0  # successful repairs in this dyad (the first is the corrective experience)
+
+
+# ---------------------------------------------------------------- the patients table's numeric fields
+# Read once at the end of a run (simulation.tables): compiled, one C loop over the typed agents
+# (about a tenth of a numpy.fromiter per field through Python attribute access); uncompiled,
+# numpy.fromiter per field. Each name's C assignment below must be at the same position as its
+# name here (tests/test_compiled.py compares compiled with uncompiled tables).
+PATIENT_DOUBLES = ("referral_day", "first_session_day", "exit_day", "baseline_observed", "last_observed",
+                   "early_alliance_sum", "queue_days", "alliance_patient_s3", "alliance_clinician_s3",
+                   "baseline_severity", "severity", "compulsion_end_day", "team_relationship")
+PATIENT_LONGS = ("id", "team", "sessions_attended", "dnas", "ruptures", "ruptures_repaired", "ruptures_reported",
+                 "reassignments", "early_alliance_n", "first_clinician_id", "preference_met", "max_sessions")
+PATIENT_FLAGS = ("exited", "measured", "involuntary_at_referral")
+
+
+def patient_fields(ps: list) -> dict:
+    """PATIENT_DOUBLES (float64), PATIENT_LONGS (int64) and PATIENT_FLAGS (bool) of every patient, as numpy columns."""
+    import numpy as np
+
+    n = len(ps)
+    d = np.empty((len(PATIENT_DOUBLES), n), dtype=np.float64)
+    i = np.empty((len(PATIENT_LONGS), n), dtype=np.int64)
+    b = np.empty((len(PATIENT_FLAGS), n), dtype=np.uint8)
+    if cython.compiled:
+        _fill_patient_fields(ps, d, i, b)
+    else:
+        from operator import attrgetter
+
+        for rows, names in ((d, PATIENT_DOUBLES), (i, PATIENT_LONGS), (b, PATIENT_FLAGS)):
+            for k, name in enumerate(names):
+                rows[k] = np.fromiter(map(attrgetter(name), ps), dtype=rows.dtype, count=n)
+    out = dict(zip(PATIENT_DOUBLES, d))
+    out.update(zip(PATIENT_LONGS, i))
+    out.update(zip(PATIENT_FLAGS, b.view(np.bool_)))
+    return out
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _fill_patient_fields(ps: list, d: cython.double[:, :], i: cython.longlong[:, :], b: cython.uchar[:, :]):
+    """The C loop of :func:`patient_fields` (compiled builds only)."""
+    k: cython.Py_ssize_t
+    p: Patient
+    for k in range(len(ps)):
+        p = ps[k]
+        d[0, k] = p.referral_day
+        d[1, k] = p.first_session_day
+        d[2, k] = p.exit_day
+        d[3, k] = p.baseline_observed
+        d[4, k] = p.last_observed
+        d[5, k] = p.early_alliance_sum
+        d[6, k] = p.queue_days
+        d[7, k] = p.alliance_patient_s3
+        d[8, k] = p.alliance_clinician_s3
+        d[9, k] = p.baseline_severity
+        d[10, k] = p.severity
+        d[11, k] = p.compulsion_end_day
+        d[12, k] = p.team_relationship
+        i[0, k] = p.id
+        i[1, k] = p.team
+        i[2, k] = p.sessions_attended
+        i[3, k] = p.dnas
+        i[4, k] = p.ruptures
+        i[5, k] = p.ruptures_repaired
+        i[6, k] = p.ruptures_reported
+        i[7, k] = p.reassignments
+        i[8, k] = p.early_alliance_n
+        i[9, k] = p.first_clinician_id
+        i[10, k] = p.preference_met
+        i[11, k] = p.max_sessions
+        b[0, k] = p.exited
+        b[1, k] = p.measured
+        b[2, k] = p.involuntary_at_referral

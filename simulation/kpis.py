@@ -19,6 +19,13 @@ from .config import CostConfig
 from .costs import COST_COLUMNS, cost_kpis
 
 ENDED_EXCLUDE = ("censored", "left_waiting_list")  # exits that are not the end of a course of treatment
+# The patients columns the KPIs read (costs included): compute_kpis keeps only these before it
+# selects rows, so each selection copies 17 columns, not the table's 40-odd. A KPI that reads
+# another column adds it here.
+KPI_PATIENT_COLUMNS = ("scenario", "replication", "measured", "first_session_day", "exit_day", "exit_reason",
+                       "sessions_attended", "wait_days", "recovered", "reliable_improvement", "baseline_severity",
+                       "final_severity", "gad7_referral", "gad7_last", "ruptures", "ruptures_repaired",
+                       "reassignments")
 
 
 @dataclass(frozen=True)
@@ -140,14 +147,14 @@ def kpi_columns(names: Iterable[str], columns: Sequence[str]) -> list[str]:
 
 def finishers(patients: pd.DataFrame) -> pd.DataFrame:
     """IAPT's "finished a course of treatment": measured, course ended, >= 2 attended sessions."""
-    m = patients[patients["measured"]]
-    return m[(m["sessions_attended"] >= 2) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
+    return patients[patients["measured"] & (patients["sessions_attended"] >= 2)
+                    & ~patients["exit_reason"].isin(ENDED_EXCLUDE)]  # one row selection (one copy)
 
 
 def attenders_ended(patients: pd.DataFrame) -> pd.DataFrame:
     """Measured patients with >= 1 attended session whose course has ended (target 6's denominator)."""
-    m = patients[patients["measured"]]
-    return m[(m["sessions_attended"] > 0) & ~m["exit_reason"].isin(ENDED_EXCLUDE)]
+    return patients[patients["measured"] & (patients["sessions_attended"] > 0)
+                    & ~patients["exit_reason"].isin(ENDED_EXCLUDE)]
 
 
 def iapt_recovery(patients: pd.DataFrame, caseness: float, anxiety_caseness: Optional[float] = None) -> float:
@@ -175,14 +182,15 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
     NaN without ``costs``; IAPT recovery on both measures with ``anxiety_caseness``), then the
     per-discipline caseload and utilisation of the disciplines in the clinicians table."""
     patients = tables["patients"]
+    patients = patients[[c for c in patients.columns if c in KPI_PATIENT_COLUMNS]]
     ts = tables["timeseries"]
     loads = tables.get("caseloads")
     clinicians = tables["clinicians"]
     disciplines = list(dict.fromkeys(clinicians["discipline"]))
     rows = []
     # One row per (scenario, replication) the run covered, even one with no referrals at all.
-    for (scenario, rep), _ in ts.groupby(["scenario", "replication"], sort=False, observed=True):
-        p = patients[(patients["scenario"] == scenario) & (patients["replication"] == rep)]
+    for scenario, rep in _runs(ts):
+        p = _rows_of(patients, scenario, rep)
         m = p[p["measured"]]
         started = m[m["first_session_day"].notna()]
         ended = started[started["exit_reason"] != "censored"]
@@ -209,7 +217,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
                                       if len(started) else np.nan),
             "mean_waiting": float(ts_r["waiting"].mean()) if len(ts_r) else np.nan,
         }
-        c = clinicians[(clinicians["scenario"] == scenario) & (clinicians["replication"] == rep)]
+        c = _rows_of(clinicians, scenario, rep)
         if costs is not None and end_day is not None:
             row.update(cost_kpis(p, c, costs, warmup_day, end_day))
         else:
@@ -226,6 +234,20 @@ def compute_kpis(tables: dict[str, pd.DataFrame], warmup_day: float, caseness: f
         rows.append(row)
     per = [f"{f}_{d}" for d in disciplines for f in PER_DISCIPLINE]
     return pd.DataFrame(rows, columns=["scenario", "replication", *KPI_INFO, *per])
+
+
+def _runs(ts: pd.DataFrame) -> list:
+    """The (scenario, replication) pairs of a timeseries table in order of appearance (one chunk's: no groupby)."""
+    sc, rep = ts["scenario"].to_numpy(), ts["replication"].to_numpy()
+    if len(ts) and (sc == sc[0]).all() and (rep == rep[0]).all():
+        return [(sc[0], rep[0])]
+    return [key for key, _ in ts.groupby(["scenario", "replication"], sort=False, observed=True)]
+
+
+def _rows_of(df: pd.DataFrame, scenario, rep) -> pd.DataFrame:
+    """The rows of one (scenario, replication); the frame itself, not a copy, when it holds no others."""
+    in_run = (df["scenario"].to_numpy() == scenario) & (df["replication"].to_numpy() == rep)
+    return df if in_run.all() else df[in_run]
 
 
 def _share(mask, n: int) -> float:

@@ -191,10 +191,14 @@ _MIX2 = 0x94D049BB133111EB
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser on a uint64 array (wrapping arithmetic): a keyed hash with good mixing."""
+    # In place on one new array (the same arithmetic as the textbook expression, fewer temporaries).
     x = x + np.uint64(_GOLDEN)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(_MIX1)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(_MIX2)
-    return x ^ (x >> np.uint64(31))
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(_MIX1)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(_MIX2)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def keyed_normals(seed: int, replication: int, purpose: int, keys: list, width: int) -> np.ndarray:
@@ -204,9 +208,10 @@ def keyed_normals(seed: int, replication: int, purpose: int, keys: list, width: 
     # million rows cost a fraction of a second and no per-row generator.
     n = len(keys[0]) if keys else 0
     with np.errstate(over="ignore"):
-        h = np.full(n, _splitmix(np.array([seed % 2 ** 64], dtype=np.uint64))[0], dtype=np.uint64)
-        for k in (replication, purpose):
+        h = _splitmix(np.array([seed % 2 ** 64], dtype=np.uint64))
+        for k in (replication, purpose):  # the same for every row: hashed once, then broadcast
             h = _splitmix(h ^ np.uint64(k % 2 ** 64))
+        h = np.full(n, h[0], dtype=np.uint64)
         for col in keys:
             h = _splitmix(h ^ np.asarray(col).astype(np.int64).astype(np.uint64))
         slots = np.arange(2 * width, dtype=np.uint64)

@@ -3,81 +3,82 @@
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import anxiety, assessment, rng
-from .entities import EXIT_REASONS
+from .entities import EXIT_REASONS, patient_fields
 from .involuntary import LEGAL_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import RunRecord
 
 
-def _column(objects: list, name: str, dtype) -> np.ndarray:
-    """One attribute of every object, as a numpy array (C-level iteration, no row tuples)."""
-    return np.fromiter(map(attrgetter(name), objects), dtype=dtype, count=len(objects))
+# exit_reason's category codes; no exit reason yet ("") is "censored" (still in the service at the end).
+_EXIT_CODE = {**{r: k for k, r in enumerate(EXIT_REASONS)}, "": EXIT_REASONS.index("censored"),
+              None: EXIT_REASONS.index("censored")}
 
 
-def _patients_table(ps: list, end: float, reliable_change: float, caseness: float) -> pd.DataFrame:
-    """One row per referred patient, built column by column with explicit dtypes: about
-    three times faster than rows of tuples, whose object columns pandas must infer."""
-    f8, i8 = np.float64, np.int64
-    referral = _column(ps, "referral_day", f8)
-    first = _column(ps, "first_session_day", f8)
-    exited = _column(ps, "exited", bool)
-    baseline = _column(ps, "baseline_observed", f8)
-    final = _column(ps, "last_observed", f8)
+def _run_columns(scenario: str, replication: int, n: int) -> dict[str, np.ndarray]:
+    """The scenario and replication columns every table starts with (built into its dict, not inserted after)."""
+    return {"scenario": np.full(n, scenario, dtype=object), "replication": np.full(n, replication, dtype=np.int64)}
+
+
+def _patient_columns(ps: list, end: float, reliable_change: float, caseness: float) -> dict[str, object]:
+    """The patients table's columns with explicit dtypes, numeric fields read in one pass (entities.patient_fields)."""
+    f = patient_fields(ps)
+    referral, first, exited = f["referral_day"], f["first_session_day"], f["exited"]
+    baseline, final = f["baseline_observed"], f["last_observed"]
     improvement = baseline - final
     reliable = improvement >= reliable_change
-    early_sum = _column(ps, "early_alliance_sum", f8)
-    early_n = _column(ps, "early_alliance_n", i8)
+    early_n = f["early_alliance_n"]
     early = np.full(len(ps), np.nan)
-    np.divide(early_sum, early_n, out=early, where=early_n > 0)
-    return pd.DataFrame({
-        "patient_id": _column(ps, "id", i8),
+    np.divide(f["early_alliance_sum"], early_n, out=early, where=early_n > 0)
+    return {
+        "patient_id": f["id"],
         "group": np.array([p.group for p in ps], dtype=object),
-        "team_id": _column(ps, "team", i8),
+        "team_id": f["team"],
         "referral_day": referral,
         "first_session_day": first,
         "wait_days": first - referral,
-        "queue_days": _column(ps, "queue_days", f8),
-        "exit_day": np.where(exited, _column(ps, "exit_day", f8), float(end)),
-        "exit_reason": pd.Categorical([p.exit_reason or "censored" for p in ps], categories=list(EXIT_REASONS)),
-        "sessions_attended": _column(ps, "sessions_attended", i8),
-        "dnas": _column(ps, "dnas", i8),
-        "ruptures": _column(ps, "ruptures", i8),
-        "ruptures_repaired": _column(ps, "ruptures_repaired", i8),
-        "ruptures_reported": _column(ps, "ruptures_reported", i8),
-        "reassignments": _column(ps, "reassignments", i8),
+        "queue_days": f["queue_days"],
+        "exit_day": np.where(exited, f["exit_day"], float(end)),
+        "exit_reason": pd.Categorical.from_codes(
+            np.fromiter((_EXIT_CODE.get(p.exit_reason, -1) for p in ps), dtype=np.int8, count=len(ps)),
+            categories=list(EXIT_REASONS)),
+        "sessions_attended": f["sessions_attended"],
+        "dnas": f["dnas"],
+        "ruptures": f["ruptures"],
+        "ruptures_repaired": f["ruptures_repaired"],
+        "ruptures_reported": f["ruptures_reported"],
+        "reassignments": f["reassignments"],
         "baseline_severity": baseline,
         "final_severity": final,
         "reliable_improvement": reliable,
         "recovered": (final < caseness) & reliable,
-        "alliance_patient_s3": _column(ps, "alliance_patient_s3", f8),
-        "alliance_clinician_s3": _column(ps, "alliance_clinician_s3", f8),
+        "alliance_patient_s3": f["alliance_patient_s3"],
+        "alliance_clinician_s3": f["alliance_clinician_s3"],
         "alliance_patient_early": early,
-        "first_clinician_id": _column(ps, "first_clinician_id", i8),
-        "preference_met": _column(ps, "preference_met", i8),
-        "measured": _column(ps, "measured", bool),
-        "max_sessions": _column(ps, "max_sessions", i8),
-        "latent_baseline_severity": _column(ps, "baseline_severity", f8),
-        "latent_final_severity": _column(ps, "severity", f8),
-        "legal_status": pd.Categorical.from_codes(_column(ps, "involuntary_at_referral", np.int8),
+        "first_clinician_id": f["first_clinician_id"],
+        "preference_met": f["preference_met"],
+        "measured": f["measured"],
+        "max_sessions": f["max_sessions"],
+        "latent_baseline_severity": f["baseline_severity"],
+        "latent_final_severity": f["severity"],
+        "legal_status": pd.Categorical.from_codes(f["involuntary_at_referral"].astype(np.int8),
                                                   categories=list(LEGAL_STATUSES)),
-        "compulsion_end_day": _column(ps, "compulsion_end_day", f8),
-        "team_relationship": _column(ps, "team_relationship", f8),
-    })
+        "compulsion_end_day": f["compulsion_end_day"],
+        "team_relationship": f["team_relationship"],
+    }
 
 
-def _caseloads_table(samples: list, names: list[str]) -> pd.DataFrame:
-    """One row per time-series sample and discipline: caseloads are reported per discipline
-    because caps differ (a care coordinator's 30, a psychiatrist's 180)."""
+def _caseloads_table(samples: list, names: list[str], scenario: str, replication: int) -> pd.DataFrame:
+    """One row per sample and discipline: per discipline because caps differ (care coordinator 30, psychiatrist 180)."""
     arr = list(zip(*samples)) if samples else [(), (), (), ()]
     return pd.DataFrame({
+        **_run_columns(scenario, replication, len(samples)),
         "day": np.array(arr[0], dtype=np.float64),
         "discipline": np.array([names[d] for d in arr[1]], dtype=object),
         "clinicians": np.array(arr[2], dtype=np.int64),
@@ -85,33 +86,51 @@ def _caseloads_table(samples: list, names: list[str]) -> pd.DataFrame:
     })
 
 
+def _rows_table(rows: list, schema: tuple, scenario: str, replication: int) -> pd.DataFrame:
+    """A table from row tuples with the schema's explicit dtypes, scenario and replication first (one frame build)."""
+    arr = list(zip(*rows)) if rows else [()] * len(schema)
+    data = _run_columns(scenario, replication, len(rows))
+    for (name, dtype), values in zip(schema, arr):
+        data[name] = np.array(values, dtype=dtype)
+    return pd.DataFrame(data)
+
+
+_f8, _i8 = np.float64, np.int64
+CLINICIAN_SCHEMA = (("clinician_id", _i8), ("team_id", _i8), ("discipline", object), ("alliance_skill", _f8),
+                    ("outcome_skill", _f8), ("detection_skill", _f8), ("repair_skill", _f8), ("trained", bool),
+                    ("caseload_cap", _i8), ("max_caseload", _i8), ("start_day", _f8), ("leave_day", _f8),
+                    ("absence_episodes", _i8), ("absence_days", _f8), ("sessions_cancelled", _i8),
+                    ("sessions_covered", _i8))
+TIMESERIES_SCHEMA = (("day", _f8), ("waiting", _i8), ("in_treatment", _i8), ("vacancies", _i8),
+                     ("mean_caseload", _f8))
+REASSIGNMENT_SCHEMA = (("patient_id", _i8), ("day", _f8), ("cause", object), ("from_clinician_id", _i8),
+                       ("handover", bool))
+
+
 def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     """patients, sessions, clinicians, timeseries, caseloads, reassignments (one replication), from what a run
     recorded."""
     end = svc.end_day
     pop = svc.cfg.population
-    patients = _patients_table(svc.patients, end, pop.reliable_change, pop.caseness)
+    columns = _patient_columns(svc.patients, end, pop.reliable_change, pop.caseness)
     streams = rng.Streams(svc.cfg.run.seed, svc.replication)  # the anxiety measure's own streams
-    for name, column in anxiety.patient_columns(pop, streams, patients).items():
-        patients[name] = column
+    columns.update(anxiety.patient_columns(pop, streams, pd.DataFrame(columns, copy=False)))
+    # One frame build with every column (no inserts afterwards, which leave pandas a frame to consolidate).
+    patients = pd.DataFrame({**_run_columns(svc.scenario, svc.replication, len(svc.patients)), **columns})
 
-    clinicians = pd.DataFrame([
+    run = (svc.scenario, svc.replication)
+    clinicians = _rows_table([
         (c.id, c.team, svc.disciplines[c.discipline].name, c.alliance_skill, c.outcome_skill,
          1 / (1 + math.exp(-c.detection_logit)), 1 / (1 + math.exp(-c.repair_logit)), c.trained,
          c.caseload_cap, c.max_caseload, c.start_day, c.leave_day,
          c.absence_episodes, c.absence_days, c.sessions_cancelled, c.sessions_covered)
         for c in svc.clinicians
-    ], columns=["clinician_id", "team_id", "discipline", "alliance_skill", "outcome_skill", "detection_skill",
-                "repair_skill", "trained", "caseload_cap", "max_caseload", "start_day", "leave_day",
-                "absence_episodes", "absence_days", "sessions_cancelled", "sessions_covered"])
+    ], CLINICIAN_SCHEMA, *run)
 
-    timeseries = pd.DataFrame(svc.timeseries, columns=["day", "waiting", "in_treatment", "vacancies",
-                                                       "mean_caseload"])
-    caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines])
-    reassignments = pd.DataFrame(svc.reassignment_log, columns=["patient_id", "day", "cause", "from_clinician_id",
-                                                                 "handover"])
-    reassignments = reassignments.astype({"patient_id": "int64", "day": float, "cause": str,
-                                          "from_clinician_id": "int64", "handover": bool})
+    timeseries = _rows_table(svc.timeseries, TIMESERIES_SCHEMA, *run)
+    caseloads = _caseloads_table(svc.caseload_samples, [d.name for d in svc.disciplines], *run)
+    reassignments = _rows_table([(i, d, str(cause), f, h) for i, d, cause, f, h in svc.reassignment_log],
+                                REASSIGNMENT_SCHEMA, *run)
     if assessment.enabled(svc.cfg):  # DIALOG runs: follow-up MANSA and satisfaction, each clinician's arm
         patients = assessment.add_assessments(patients, svc.patients, svc.cfg, svc.streams)
         clinicians["dialog"] = np.fromiter((c.dialog for c in svc.clinicians), dtype=bool,
@@ -122,7 +141,7 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     if sessions is not None:
         sessions["anxiety_observed"] = anxiety.session_column(pop, streams, sessions)
         out["sessions"] = sessions
-    for name, df in out.items():
-        df.insert(0, "replication", np.int64(svc.replication))
-        df.insert(0, "scenario", svc.scenario)
+    if sessions is not None:  # the other tables were built with them
+        sessions.insert(0, "replication", np.int64(svc.replication))
+        sessions.insert(0, "scenario", svc.scenario)
     return out
