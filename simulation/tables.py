@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import anxiety, assessment, rng
+from . import anxiety, assessment
 from .entities import EXIT_REASONS
 from .involuntary import LEGAL_STATUSES
 
@@ -91,8 +91,7 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     end = svc.end_day
     pop = svc.cfg.population
     patients = _patients_table(svc.patients, end, pop.reliable_change, pop.caseness)
-    streams = rng.Streams(svc.cfg.run.seed, svc.replication)  # the anxiety measure's own streams
-    for name, column in anxiety.patient_columns(pop, streams, patients).items():
+    for name, column in anxiety.patient_columns(pop, svc.patients).items():  # scored in the run
         patients[name] = column
 
     clinicians = pd.DataFrame([
@@ -120,7 +119,6 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
            "reassignments": reassignments}
     sessions = svc.session_table()  # None when off or streamed to part files
     if sessions is not None:
-        sessions["anxiety_observed"] = anxiety.session_column(pop, streams, sessions)
         out["sessions"] = sessions
     for name, df in out.items():
         df.insert(0, "replication", np.int64(svc.replication))
