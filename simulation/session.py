@@ -477,18 +477,14 @@ class SessionStep:
 
     @cython.cfunc
     def anxiety_score(self, p: Patient, obs: cython.double) -> cython.double:
-        """The anxiety score of the patient's next measurement, from this session's severity score.
-
-        Measurement k (the k-th attended session) reads error k of the patient's pre-drawn
-        errors: the formula of :meth:`simulation.anxiety.Questionnaire.score`, in C when compiled.
-        """
+        """The anxiety score of this session (measurement k reads pre-drawn error k): anxiety.Questionnaire.score's formula."""
         m: cython.long = p.sessions_attended + 1  # called before the session is counted
-        ev: cython.double[:]
+        e: cython.double
         g: cython.double
         if m >= len(p.anxiety_errors):
-            self.anxiety.extend(p)  # in place, before the view below is taken
-        ev = p.anxiety_errors
-        g = round(self.anx_mean + self.anx_slope * (obs - self.anx_ref) + p.anxiety_offset + self.anx_error_sd * ev[m])
+            self.anxiety.extend(p)  # in place
+        e = p.anxiety_errors[m]  # one item of an array('d'): cheaper than taking a memoryview per session
+        g = round(self.anx_mean + self.anx_slope * (obs - self.anx_ref) + p.anxiety_offset + self.anx_error_sd * e)
         g = 0.0 if g < 0.0 else (self.anx_max if g > self.anx_max else float(g))
         p.anxiety_last = g
         return g
