@@ -367,8 +367,9 @@ register_target("10b", "IAPT recovery of finishers, PHQ-9 and GAD-7 (KPI iapt_re
                 0.45, 0.55, A, finisher_recovery,
                 definition="finishers (>= 2 attended sessions) at caseness at referral on PHQ-9 (>= 10) or "
                            "GAD-7 (>= 8) whose last PHQ-9 is < 10 and last GAD-7 < 8 (IAPT's 'moving to "
-                           "recovery', 50.8% in 2017-18). GAD-7 is derived from each PHQ-9 score (r 0.75) "
-                           "plus a patient offset and questionnaire error (simulation/anxiety.py)")
+                           "recovery', 50.8% in 2017-18). GAD-7 is scored at referral and each attended session "
+                           "from that session's PHQ-9 (r 0.75) plus a patient offset and questionnaire error "
+                           "(simulation/anxiety.py); the planned ending needs both below caseness")
 register_target("10c", "IAPT-style recovery of finishers on PHQ-9 alone", "NHS Digital IAPT annual report 2017-18",
                 0.45, 0.55, A, finisher_recovery_phq9, companion_of="10b",
                 definition="secondary, the former estimator of 10b: finishers with PHQ-9 >= 10 at referral "

@@ -1,9 +1,11 @@
-"""The anxiety questionnaire (GAD-7), scored after a run from each patient's observed severity scores.
+"""The anxiety questionnaire (GAD-7), scored at referral and at each attended session from the observed severity score.
 
-IAPT's recovery needs depression (PHQ-9) *and* anxiety (GAD-7) below caseness. The hot path
-records one score per attended session; the anxiety score is derived from it afterwards,
-vectorised over whole tables, so the session step is untouched. For patient i at measurement
-k (0 = referral, k = the k-th attended session), with P the observed severity score:
+IAPT's recovery needs depression (PHQ-9) *and* anxiety (GAD-7) below caseness, and so does the
+session step's planned ending. Each patient's offset and per-measurement errors are drawn at
+referral, vectorised over a batch of patients (:class:`Questionnaire`); the session step
+(``SessionStep.anxiety_score``) applies the formula below to each attended session's severity
+score and records it. For patient i at measurement k (0 = referral, k = the k-th attended
+session), with P the observed severity score:
 
     G*_ik = mean + slope (P_ik - m_P) + o_i + e_ik,    G_ik = clip(round(G*_ik), 0, max)
 
@@ -19,15 +21,17 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Optional
+from array import array
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from . import rng
 from .config import AnxietyConfig, PopulationConfig
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .entities import Patient
 
 
 def enabled(pop: PopulationConfig) -> bool:
@@ -79,7 +83,7 @@ def _normals(streams: rng.Streams, which: int, patients: np.ndarray, columns: np
 
 def scores(pop: PopulationConfig, streams: rng.Streams, patients: np.ndarray, measurement: np.ndarray,
            severity: np.ndarray) -> np.ndarray:
-    """Anxiety scores of (patient, measurement number, observed severity score) triples; NaN where severity is."""
+    """Anxiety scores of (patient, measurement, severity score) triples, vectorised: the model the session step scores."""
     a = pop.anxiety
     patients = np.asarray(patients, dtype=np.int64)
     measurement = np.asarray(measurement, dtype=np.int64)
@@ -92,57 +96,72 @@ def scores(pop: PopulationConfig, streams: rng.Streams, patients: np.ndarray, me
     return np.clip(np.round(g), 0.0, a.max)  # NaN severity stays NaN
 
 
-def patient_columns(pop: PopulationConfig, streams: rng.Streams, patients: pd.DataFrame) -> dict[str, np.ndarray]:
-    """gad7_referral, gad7_last (at the last attended session, or referral) and gad7_reliable_improvement."""
+def _doubles(values: np.ndarray) -> array:
+    """A float64 vector as ``array('d')``: what the compiled session step reads as a C double view."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
+class Questionnaire:
+    """One replication's anxiety questionnaire: each patient's offset and measurement errors, drawn at referral in batches."""
+
+    def __init__(self, pop: PopulationConfig, streams: rng.Streams):
+        a = pop.anxiety
+        m_p, s_p = referral_moments(pop)
+        self.mean = float(a.mean)
+        self.slope = float(a.correlation * a.sd / s_p)
+        self.severity_mean = float(m_p)
+        self.offset_sd = float(offset_sd(a))
+        self.error_sd = float(a.measurement_sd)
+        self.max = float(a.max)
+        self.caseness = float(a.caseness)
+        # Measurements drawn at referral: referral + the longest course + 1 (more are drawn if a patient needs them).
+        self.width = max(8, int(pop.max_sessions_high) + 2)
+        self.streams = streams
+        self._blocks: dict[int, tuple[list, array]] = {}
+
+    def score(self, offset: float, severity: float, error: float) -> float:
+        """One anxiety score (the formula of :func:`scores`; ``SessionStep.anxiety_score`` computes the same in C)."""
+        g = round(self.mean + self.slope * (severity - self.severity_mean) + offset + self.error_sd * error)
+        return 0.0 if g < 0.0 else (self.max if g > self.max else float(g))
+
+    def _block(self, b: int) -> tuple[list, array]:
+        """Offsets and errors (measurements 0 .. width-1) of patients b*PATIENT_BATCH onwards, keyed as :func:`scores`."""
+        block = self._blocks.get(b)
+        if block is None:
+            n, w = rng.PATIENT_BATCH, self.width
+            ids = np.arange(b * n, (b + 1) * n, dtype=np.int64)
+            offsets = (self.offset_sd * _normals(self.streams, 0, ids, np.zeros(n, dtype=np.int64))).tolist()
+            errors = _normals(self.streams, 1, np.repeat(ids, w), np.tile(np.arange(w, dtype=np.int64), n))
+            block = (offsets, _doubles(errors))
+            self._blocks[b] = block
+            self._blocks.pop(b - 2, None)  # patients are referred in id order; old blocks are done
+        return block
+
+    def at_referral(self, p: "Patient") -> None:
+        """Give a new patient their offset and errors, and score their referral anxiety from the referral severity."""
+        b, r = divmod(p.id, rng.PATIENT_BATCH)
+        offsets, errors = self._block(b)
+        w = self.width
+        p.anxiety_offset = offsets[r]
+        p.anxiety_errors = errors[r * w:(r + 1) * w]
+        p.anxiety_referral = p.anxiety_last = self.score(p.anxiety_offset, p.baseline_observed, p.anxiety_errors[0])
+
+    def extend(self, p: "Patient") -> None:
+        """Append the errors of the patient's next ``width`` measurements (a patient who outlives the first draw)."""
+        k0 = len(p.anxiety_errors)
+        k = np.arange(k0, k0 + self.width, dtype=np.int64)
+        p.anxiety_errors.extend(_doubles(_normals(self.streams, 1, np.full(self.width, p.id, dtype=np.int64), k)))
+
+
+def patient_columns(pop: PopulationConfig, patients: Sequence["Patient"]) -> dict[str, np.ndarray]:
+    """gad7_referral, gad7_last (the last attended session's score, or referral's) and gad7_reliable_improvement."""
     n = len(patients)
     if not enabled(pop):
         return {"gad7_referral": np.full(n, np.nan), "gad7_last": np.full(n, np.nan),
                 "gad7_reliable_improvement": np.zeros(n, dtype=bool)}
-    ids = patients["patient_id"].to_numpy()
-    referral = scores(pop, streams, ids, np.zeros(n, dtype=np.int64), patients["baseline_severity"].to_numpy())
-    last = scores(pop, streams, ids, patients["sessions_attended"].to_numpy(),
-                  patients["final_severity"].to_numpy())
+    referral = np.fromiter((p.anxiety_referral for p in patients), dtype=np.float64, count=n)
+    last = np.fromiter((p.anxiety_last for p in patients), dtype=np.float64, count=n)
     return {"gad7_referral": referral, "gad7_last": last,
             "gad7_reliable_improvement": referral - last >= pop.anxiety.reliable_change}
-
-
-def session_column(pop: PopulationConfig, streams: rng.Streams, sessions: pd.DataFrame,
-                   attended_before: Optional[np.ndarray] = None) -> np.ndarray:
-    """anxiety_observed of each session row (NaN for a missed session or without an anxiety measure)."""
-    # Rows are in time order; the k-th attended row of a patient is measurement k. ``attended_before``
-    # (indexed by patient id, updated in place) carries the counts over part files of a streamed table.
-    n = len(sessions)
-    out = np.full(n, np.nan)
-    if not enabled(pop) or not n:
-        return out
-    att = sessions["attended"].to_numpy(dtype=bool)
-    ids = sessions["patient_id"].to_numpy(dtype=np.int64)[att]
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    first = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(len(ids)), 0))
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[order] = np.arange(len(ids)) - start + 1  # 1 = the patient's first attended session in these rows
-    if attended_before is not None:  # counts of earlier part files
-        rank += attended_before[ids]
-        np.add.at(attended_before, ids, 1)
-    out[att] = scores(pop, streams, ids, rank, sessions["severity"].to_numpy(dtype=np.float64)[att])
-    return out
-
-
-class SessionScorer:
-    """Scores the part files of one streamed session table in turn, counting each patient's measurements across them."""
-
-    def __init__(self, pop: PopulationConfig, seed: int, replication: int):
-        self.pop = pop
-        self.streams = rng.Streams(seed, replication)
-        self.attended = np.zeros(1024, dtype=np.int64)  # attended sessions in earlier parts, by patient id
-
-    def __call__(self, sessions: pd.DataFrame) -> np.ndarray:
-        """The part's anxiety_observed column (rows in time order, after every earlier part)."""
-        if len(sessions):
-            top = int(sessions["patient_id"].max()) + 1
-            if top > len(self.attended):
-                self.attended = np.concatenate([self.attended, np.zeros(max(top, 2 * len(self.attended))
-                                                                        - len(self.attended), dtype=np.int64)])
-        return session_column(self.pop, self.streams, sessions, self.attended)

@@ -88,6 +88,10 @@ cdef class Patient:
     cdef public double dropout_offset
     cdef public long dialog_sessions
     cdef public double alliance_last
+    cdef public double anxiety_offset
+    cdef public object anxiety_errors
+    cdef public double anxiety_referral
+    cdef public double anxiety_last
 
 cdef class Dyad:
     cdef public long id

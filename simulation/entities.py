@@ -118,6 +118,10 @@ class Patient:
     dropout_offset: cython.double = 0.0  # dropout log-odds added by the legal status (read each contact)
     dialog_sessions: cython.long = 0  # DIALOG sessions held with this patient (intervention.dialog_every_days)
     alliance_last: cython.double = NAN  # latent composite alliance of the last rated session (treatment satisfaction)
+    anxiety_offset: cython.double = 0.0  # anxiety questionnaire: the patient's stable offset (points; simulation.anxiety)
+    anxiety_errors: object = None  # anxiety questionnaire: error of measurement k at index k (array('d'), drawn at referral)
+    anxiety_referral: cython.double = NAN  # anxiety score at referral (NaN: no anxiety measure)
+    anxiety_last: cython.double = NAN  # anxiety score at the last attended session, or at referral
 
 
 @dataclass(eq=False)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Config, DisciplineConfig
     from .entities import Clinician, Dyad, Patient
     from .recorder import SessionRecorder
+    from .anxiety import Questionnaire
     from .rng import Streams, Tape
 
 
@@ -68,6 +69,7 @@ class SessionPort(Clock, Protocol):
     disciplines: Sequence[DisciplineConfig]
     primary: int  # index of the discipline whose attended sessions the course cap counts
     recorder: SessionRecorder
+    anxiety: Optional[Questionnaire]  # the anxiety questionnaire scored at each attended session (None: none)
 
     def discharge(self, patient: Patient, reason: str) -> None:
         """End every dyad of the patient and record the exit."""

@@ -1,7 +1,7 @@
 """A packed row buffer for the session table.
 
-The session step (``session.record``) appends each session's 17 values to a ``bytearray``
-as one packed row (85 bytes: 4 per id or index, 8 per day or rating, 1 per flag or code):
+The session step (``session.record``) appends each session's 18 values to a ``bytearray``
+as one packed row (93 bytes: 4 per id or index, 8 per day, rating or score, 1 per flag or code):
 a C struct write when compiled, one ``struct`` call otherwise. The buffer is read as a numpy
 structured array once at the end (or per part file when the table is streamed) and
 turned into a DataFrame with 64-bit columns. No dicts, no pandas in the hot path. Fewer
@@ -37,12 +37,14 @@ SESSION_COLUMNS = (
     ("rupture_reported", "b"),
     ("unresolved", "b"),
     ("severity", "d"),
+    ("anxiety_observed", "d"),  # the anxiety questionnaire's score (NaN: missed, or no anxiety measure)
 )
 _STRUCT = {"i": "i", "d": "d", "b": "b"}
 _NUMPY = {"i": "=i4", "d": "=f8", "b": "=i1"}
 _TABLE = {"i": "int64", "d": "float64", "b": "int8"}  # column dtypes of the DataFrame
 _FLAGS = ("attended", "rupture_reported", "unresolved")  # 0/1 bytes, bool columns in the table
 _CODES = {"rupture": RUPTURE_TYPES, "repair": REPAIR_OUTCOMES}  # codes, categorical columns
+_LAST = ("anxiety_observed",)  # recorded columns placed after any derived ones (the table's column order)
 ROW = struct.Struct("=" + "".join(_STRUCT[code] for _, code in SESSION_COLUMNS))
 ROW_DTYPE = np.dtype([(name, _NUMPY[code]) for name, code in SESSION_COLUMNS])
 BYTES_PER_SESSION = ROW.size
@@ -68,7 +70,10 @@ class SessionRecorder:
         """The recorded sessions as a DataFrame, every column in its final dtype, with any derived columns."""
         rows = np.frombuffer(self.buffer, dtype=ROW_DTYPE)
         data = {}
+        last = {name: rows[name].astype(np.float64, copy=True) for name in _LAST}
         for name, code in SESSION_COLUMNS:  # every column in its final dtype: one DataFrame build
+            if name in _LAST:
+                continue
             if name in _FLAGS:
                 data[name] = rows[name].astype(bool)
             elif name in _CODES:
@@ -77,4 +82,8 @@ class SessionRecorder:
                 data[name] = rows[name].astype(_TABLE[code], copy=True)
         del rows  # release the buffer export so the bytearray can grow again
         df = pd.DataFrame(data)
-        return df if self.derive is None else self.derive(df)
+        if self.derive is not None:
+            df = self.derive(df)
+        for name, column in last.items():
+            df[name] = column
+        return df

@@ -79,8 +79,6 @@ def run_chunk(cfg: Config, scenario: str, replication: int,
 
     cfg = for_replication(cfg, replication)  # run.parameters=posterior: this replication's draw
     svc = Service(cfg, replication, scenario, sessions_dir=sessions_dir)
-    if svc.session_stream is not None:  # score each streamed part (NaN without an anxiety measure)
-        svc.session_stream.anxiety = anxiety.SessionScorer(cfg.population, cfg.run.seed, replication)
     tables = svc.run()
     tables["kpis"] = chunk_kpis(cfg, tables)
     return tables

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from . import rng
+from . import anxiety, rng
 from .config import Config, DisciplineConfig
 from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
@@ -134,6 +134,8 @@ class Service:
         self.transition_risk = {"patient_request": dc.transition_patient_request, "policy": dc.transition_policy,
                                 "turnover": dc.transition_turnover}  # one-off dropout risk of a move, by cause
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
+        # The anxiety questionnaire scored at referral and each attended session (None: no anxiety measure).
+        self.anxiety = anxiety.Questionnaire(cfg.population, self.streams) if anxiety.enabled(cfg.population) else None
         self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
 
         style_dims = int(cfg.clinicians.style_dims)
@@ -349,6 +351,8 @@ class Service:
         )
         p.team = self.teams.team_of(float(u[PU_TEAM]))
         p.last_observed = p.baseline_observed
+        if self.anxiety is not None:
+            self.anxiety.at_referral(p)
         if self.compulsion is not None:
             self.compulsion.at_referral(p)
         self.patients.append(p)

@@ -4,7 +4,7 @@ from simulation.rupture cimport RuptureModel
 from simulation.events cimport Wake
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 
-# One row of the session table as the recorder stores it (recorder.ROW, "=iiiidbddddddbbbbd").
+# One row of the session table as the recorder stores it (recorder.ROW, "=iiiidbddddddbbbbdd").
 cdef packed struct SessionRow:
     int patient_id
     int clinician_id
@@ -23,6 +23,7 @@ cdef packed struct SessionRow:
     signed char rupture_reported
     signed char unresolved
     double severity
+    double anxiety_observed
 
 # Tape layout constants (set from simulation.rng in session.py).
 cdef double NAN

@@ -46,11 +46,12 @@ def record(buf: bytearray, patient_id: cython.int, clinician_id: cython.int, dya
            index: cython.int, day: cython.double, attended: cython.schar, alliance: cython.double,
            goals: cython.double, tasks: cython.double, bond: cython.double, rated_patient: cython.double,
            rated_clinician: cython.double, rupture: cython.schar, repair: cython.schar,
-           reported: cython.schar, unresolved: cython.schar, severity: cython.double) -> cython.void:
+           reported: cython.schar, unresolved: cython.schar, severity: cython.double,
+           anxiety: cython.double) -> cython.void:
     """Append one session row to the recorder's buffer (the layout of ``recorder.ROW``).
 
     Compiled, the row is written in place as a packed C struct (``session.pxd``): no Python
-    objects for its 17 values. Uncompiled, ``struct.pack`` writes the same bytes.
+    objects for its 18 values. Uncompiled, ``struct.pack`` writes the same bytes.
     """
     row: cython.pointer(SessionRow)
     end: cython.Py_ssize_t
@@ -64,9 +65,11 @@ def record(buf: bytearray, patient_id: cython.int, clinician_id: cython.int, dya
         row.alliance_patient, row.alliance_clinician = rated_patient, rated_clinician
         row.rupture, row.repair, row.rupture_reported, row.unresolved = rupture, repair, reported, unresolved
         row.severity = severity
+        row.anxiety_observed = anxiety
     else:
         buf.extend(ROW.pack(patient_id, clinician_id, dyad_id, index, day, attended, alliance, goals, tasks,
-                            bond, rated_patient, rated_clinician, rupture, repair, reported, unresolved, severity))
+                            bond, rated_patient, rated_clinician, rupture, repair, reported, unresolved, severity,
+                            anxiety))
 
 
 @cython.ccall
@@ -166,6 +169,14 @@ class SessionStep:
     dialog_from: cython.double
     dialog_goals: cython.double
     dialog_tasks: cython.double
+    anxiety: object  # the run's anxiety.Questionnaire (GAD-7 at each attended session), or None: no anxiety measure
+    anx_on: cython.bint
+    anx_mean: cython.double
+    anx_slope: cython.double
+    anx_ref: cython.double
+    anx_error_sd: cython.double
+    anx_max: cython.double
+    anx_caseness: cython.double
 
     def __init__(self, cfg: "Config", service: "SessionPort", rupture: RuptureModel,
                  reassignment: "ReassignmentPolicy"):
@@ -214,6 +225,12 @@ class SessionStep:
         self.dialog_goals, self.dialog_tasks = iv.dialog_goals_gain, iv.dialog_tasks_gain
         self.team_weight = al.team_weight
         self.team_rate = al.team_rate
+        q = service.anxiety
+        self.anxiety = q
+        self.anx_on = q is not None
+        if q is not None:  # the questionnaire's constants (anxiety.Questionnaire.score is the same formula)
+            self.anx_mean, self.anx_slope, self.anx_ref = q.mean, q.slope, q.severity_mean
+            self.anx_error_sd, self.anx_max, self.anx_caseness = q.error_sd, q.max, q.caseness
 
     @cython.cfunc
     @cython.inline
@@ -312,6 +329,7 @@ class SessionStep:
         rp: cython.double = NAN
         rc: cython.double = NAN
         obs: cython.double = NAN
+        gad: cython.double = NAN
         effect: cython.double = self.effects[dyad.discipline]
         n: cython.long = dyad.n
         na: cython.long
@@ -367,6 +385,7 @@ class SessionStep:
                 dyad.rating_sum += rp
                 dyad.ratings += 1
             obs = self.symptoms(p, seen.outcome_skill, effect, zv[k + Z_SYMPTOM], zv[k + Z_MEASURE], uv[j + U_GAIN])
+            gad = p.anxiety_last  # scored by symptoms() with an anxiety measure, else NaN
             dyad.attended += 1
             p.sessions_attended += 1
             p.consecutive_dnas = 0
@@ -381,7 +400,9 @@ class SessionStep:
                 if reported:
                     p.ruptures_reported += 1
             # Course end: recovery (reliable change, or a run of scores below caseness), or its length.
+            # With an anxiety measure "below caseness" means both scores (IAPT caseness: PHQ-9 and GAD-7).
             if (effect > 0.0 and p.sessions_attended >= self.min_recovery and obs < self.caseness
+                    and (not self.anx_on or gad < self.anx_caseness)
                     and (p.baseline_observed - obs >= self.rc or p.below_caseness >= self.below_run)):
                 reason = "recovered"
             elif dyad.discipline == self.primary and dyad.attended + p.primary_before >= p.max_sessions:
@@ -393,7 +414,7 @@ class SessionStep:
                 reason = "dna_discharge"
         if self.recording:
             record(self.buffer, p.id, seen.id, dyad.id, n, now, attended, a, dyad.goals, dyad.tasks, dyad.bond,
-                   rp, rc, kind, repair, reported, dyad.unresolved, obs)
+                   rp, rc, kind, repair, reported, dyad.unresolved, obs, gad)
         # Planned end by time in care, then the dropout hazard.
         if reason is None and self.max_days is not None and now - p.first_session_day >= self.max_days:
             reason = "completed"
@@ -425,11 +446,14 @@ class SessionStep:
         """Symptom change at an attended session; returns the observed questionnaire score.
 
         Improvement grows with the relationship (:meth:`relationship`) and stalls while a rupture is unresolved.
+        With an anxiety measure the anxiety score of the session is scored too (``p.anxiety_last``), and a
+        score below caseness (``p.below_caseness``) needs both below their caseness.
         """
         s: cython.double = p.severity
         r: cython.double
         us: cython.double
         obs: cython.double
+        below: cython.bint
         if effect > 0.0:
             r = p.response_rate * skill * effect * exp(self.alliance_effect * (self.relationship(p) - self.ref))
             us = p.unresolved_share  # team weight of dyads with an unresolved rupture
@@ -443,8 +467,25 @@ class SessionStep:
         obs = round(s + self.meas_sd * zm)  # Python's round: half to even
         obs = 0.0 if obs < 0.0 else (self.sev_max if obs > self.sev_max else float(obs))
         p.last_observed = obs
-        if obs < self.caseness:
+        below = obs < self.caseness
+        if self.anx_on:
+            below = self.anxiety_score(p, obs) < self.anx_caseness and below
+        if below:
             p.below_caseness += 1
         else:
             p.below_caseness = 0
         return obs
+
+    @cython.cfunc
+    def anxiety_score(self, p: Patient, obs: cython.double) -> cython.double:
+        """The anxiety score of this session (measurement k reads pre-drawn error k): anxiety.Questionnaire.score's formula."""
+        m: cython.long = p.sessions_attended + 1  # called before the session is counted
+        e: cython.double
+        g: cython.double
+        if m >= len(p.anxiety_errors):
+            self.anxiety.extend(p)  # in place
+        e = p.anxiety_errors[m]  # one item of an array('d'): cheaper than taking a memoryview per session
+        g = round(self.anx_mean + self.anx_slope * (obs - self.anx_ref) + p.anxiety_offset + self.anx_error_sd * e)
+        g = 0.0 if g < 0.0 else (self.anx_max if g > self.anx_max else float(g))
+        p.anxiety_last = g
+        return g

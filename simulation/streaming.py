@@ -32,7 +32,6 @@ class SessionStream:
         self.scenario = scenario
         self.replication = int(replication)
         self.parts: list[Path] = []
-        self.anxiety = None  # an anxiety.SessionScorer adds `anxiety_observed` to each part (set by the runner)
         # A previous, interrupted attempt at this chunk may have left parts behind.
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True)
@@ -50,8 +49,6 @@ class SessionStream:
             return
         df = self.recorder.frame()
         self.recorder.clear()
-        if self.anxiety is not None:
-            df["anxiety_observed"] = self.anxiety(df)
         df.insert(0, "replication", np.int64(self.replication))
         df.insert(0, "scenario", self.scenario)
         path = self.directory / f"part-{len(self.parts):05d}.parquet"

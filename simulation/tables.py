@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import anxiety, assessment, rng
+from . import anxiety, assessment
 from .entities import EXIT_REASONS, patient_fields
 from .involuntary import LEGAL_STATUSES
 
@@ -113,8 +113,7 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
     end = svc.end_day
     pop = svc.cfg.population
     columns = _patient_columns(svc.patients, end, pop.reliable_change, pop.caseness)
-    streams = rng.Streams(svc.cfg.run.seed, svc.replication)  # the anxiety measure's own streams
-    columns.update(anxiety.patient_columns(pop, streams, pd.DataFrame(columns, copy=False)))
+    columns.update(anxiety.patient_columns(pop, svc.patients))  # scored in the run
     # One frame build with every column (no inserts afterwards, which leave pandas a frame to consolidate).
     patients = pd.DataFrame({**_run_columns(svc.scenario, svc.replication, len(svc.patients)), **columns})
 
@@ -139,7 +138,6 @@ def build_tables(svc: "RunRecord") -> dict[str, pd.DataFrame]:
            "reassignments": reassignments}
     sessions = svc.session_table()  # None when off or streamed to part files
     if sessions is not None:
-        sessions["anxiety_observed"] = anxiety.session_column(pop, streams, sessions)
         out["sessions"] = sessions
     if sessions is not None:  # the other tables were built with them
         sessions.insert(0, "replication", np.int64(svc.replication))

@@ -1,4 +1,4 @@
-"""The anxiety measure (GAD-7) and IAPT recovery on both measures (issue 14, item 1)."""
+"""The anxiety measure (GAD-7), scored in the session step, and IAPT recovery on both measures (issue 14)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from simulation import anxiety, rng
 from simulation.api import load_config, run
+from simulation.entities import Patient
 from simulation.errors import ConfigError
 from simulation.kpis import iapt_recovery
 from tests.test_bad_input import TINY, assert_one_line_refusal, cli_check
@@ -81,14 +82,77 @@ def test_iapt_recovery_needs_both_measures_below_caseness():
     assert iapt_recovery(p, 10.0) == pytest.approx(1.0)  # depression alone: patients 0 and 1
 
 
-def test_stream_and_memory_give_the_same_anxiety_scores(tmp_path):
-    args = ["run.replications=1", "run.horizon_days=120", "run.warmup_days=0", "run.progress=false"]
-    mem = run(args).sessions
-    parts = anxiety.SessionScorer(load_config(args).population, load_config(args).run.seed, 0)
-    cut = len(mem) // 3
-    raw = mem.drop(columns=["scenario", "replication", "anxiety_observed"])
-    streamed = np.concatenate([parts(raw.iloc[:cut]), parts(raw.iloc[cut:])])
-    assert np.array_equal(streamed, mem["anxiety_observed"].to_numpy(), equal_nan=True)
+def test_recorded_scores_are_the_model_applied_to_each_attended_sessions_severity(year):
+    # The session step scores GAD-7 in C (compiled) from pre-drawn errors; anxiety.scores is the
+    # model vectorised over a finished table. The k-th attended row of a patient is measurement k.
+    cfg = load_config(A_YEAR)
+    s = year.sessions
+    att = s[s["attended"]]
+    k = att.groupby("patient_id").cumcount().to_numpy() + 1
+    expected = anxiety.scores(cfg.population, rng.Streams(cfg.run.seed, 0), att["patient_id"].to_numpy(), k,
+                              att["severity"].to_numpy())
+    assert np.array_equal(att["anxiety_observed"].to_numpy(), expected)
+    p = year.patients
+    referral = anxiety.scores(cfg.population, rng.Streams(cfg.run.seed, 0), p["patient_id"].to_numpy(),
+                              np.zeros(len(p), dtype=np.int64), p["baseline_severity"].to_numpy())
+    assert np.array_equal(p["gad7_referral"].to_numpy(), referral)
+
+
+def test_planned_ending_needs_both_scores_below_caseness(year):
+    # Replay the session step's recovery rule from the recorded columns: the first attended session
+    # at which it holds must be the patient's last, with exit `recovered`, and every `recovered`
+    # exit must have one. The rule needs PHQ-9 < 10 AND GAD-7 < 8 (IAPT caseness), with reliable
+    # change on PHQ-9 or a run of `caseness_discharge_after` sessions with both below caseness.
+    cfg = load_config(A_YEAR)
+    pop, oc = cfg.population, cfg.outcome
+    s, p = year.sessions, year.patients.set_index("patient_id")
+    att = s[s["attended"]].copy()
+    both = (att["severity"] < pop.caseness) & (att["anxiety_observed"] < pop.anxiety.caseness)
+    run_id = (~both).groupby(att["patient_id"]).cumsum()  # consecutive sessions below caseness on both
+    att["run"] = both.groupby([att["patient_id"], run_id]).cumsum()
+    att["n"] = att.groupby("patient_id").cumcount() + 1
+    base = p.loc[att["patient_id"], "baseline_severity"].to_numpy()
+    rule = (both & (att["n"] >= oc.min_sessions_recovery_discharge)
+            & ((base - att["severity"] >= pop.reliable_change) | (att["run"] >= oc.caseness_discharge_after)))
+    fired = att[rule].groupby("patient_id").head(1)
+    last = s.groupby("patient_id").tail(1).set_index("patient_id")
+    assert len(fired) > 100
+    assert (last.loc[fired["patient_id"], "day"].to_numpy() == fired["day"].to_numpy()).all()
+    assert (p.loc[fired["patient_id"], "exit_reason"] == "recovered").all()
+    assert set(p.index[p["exit_reason"] == "recovered"]) == set(fired["patient_id"])
+    # and the gate matters: some patients scored PHQ-9 below caseness twice running but went on (GAD-7 >= 8)
+    phq = att["severity"] < pop.caseness
+    phq_run = phq.groupby([att["patient_id"], (~phq).groupby(att["patient_id"]).cumsum()]).cumsum()
+    held = att[(phq_run >= oc.caseness_discharge_after) & ~both]
+    assert held["patient_id"].nunique() > 50
+
+
+def test_patients_measured_beyond_the_first_draw_get_the_same_scores():
+    # A patient whose measurements outlive the errors drawn at referral gets more, keyed as before.
+    cfg = load_config(A_YEAR)
+    st = rng.Streams(cfg.run.seed, 2)
+    q = anxiety.Questionnaire(cfg.population, st)
+    p = Patient(id=300, referral_day=0.0, group="cmd", baseline_severity=15.0, baseline_observed=15.0,
+                severity=15.0, capacity_z=0.0, sensitivity_z=0.0, engagement_z=0.0, response_rate=0.1,
+                rating_bias=0.0, style=(0.0,), max_sessions=10, measured=True, renege_day=1e9)
+    q.at_referral(p)
+    q.extend(p)
+    q.extend(p)
+    k = np.arange(len(p.anxiety_errors))
+    assert len(k) == 3 * q.width
+    sev = np.full(len(k), 12.0)
+    got = np.array([q.score(p.anxiety_offset, 12.0, e) for e in p.anxiety_errors])
+    assert np.array_equal(got, anxiety.scores(cfg.population, st, np.full(len(k), 300), k, sev))
+    assert p.anxiety_referral == anxiety.scores(cfg.population, st, [300], [0], [15.0])[0]
+
+
+def test_serial_and_parallel_give_the_same_anxiety_tables():
+    args = ["run.replications=2", "run.horizon_days=120", "run.warmup_days=0", "run.progress=false"]
+    serial = run(args + ["run.workers=1"])
+    parallel = run(args + ["run.workers=2"])
+    for name in ("patients", "sessions", "kpis"):
+        pd.testing.assert_frame_equal(serial.tables[name], parallel.tables[name], check_exact=True)
+    assert serial.sessions["anxiety_observed"].notna().any()
 
 
 def test_without_an_anxiety_measure_iapt_recovery_is_depression_only():

@@ -114,10 +114,10 @@ def test_cost_per_dropout_avoided_is_extra_cost_over_the_rate_change_times_patie
 
 
 def test_waiting_list_responds_to_capacity_as_queueing_theory_says():
-    """Reference A with 30 referrals a week (a real queue at 10 therapists): fewer posts, a longer list; more
+    """Reference A at its calibrated referrals (a real queue at 10 therapists): fewer posts, a longer list; more
     posts, a shorter one. The scenarios share random numbers, so each paired difference must exceed 3 paired SEs."""
     base = ["experiment=null", "run.replications=4", "run.warmup_days=120", "run.horizon_days=240",
-            "run.progress=false", "output.sessions=false", "service.referrals_per_week=30"]
+            "run.progress=false", "output.sessions=false"]
     waiting = {c: run(base + [f"service.clinicians={c}"]).tables["kpis"].set_index("replication")["mean_waiting"]
                for c in (9, 10, 11)}
     for fewer, more in ((9, 10), (10, 11)):
