@@ -46,7 +46,8 @@ def degenerate(q: float = Q, k: int = K, delay: float = DELAY, tau: float = TAU)
         "attendance.dna_unresolved=0", "attendance.dna_wait_per_week=0",
         f"dropout.intercept={math.log(q / (1 - q))}", "dropout.early_boost=0", "dropout.alliance=0",
         "dropout.unresolved=0", "dropout.after_dna=0", "dropout.wait_per_week=0", "dropout.engagement=0",
-        "dropout.transition_policy=0", "dropout.transition_patient_request=0", "dropout.transition_turnover=0", "outcome.min_sessions_recovery_discharge=1000",
+        "dropout.transition_policy=0", "dropout.transition_patient_request=0", "dropout.transition_turnover=0",
+        "therapist_dropout.logit_sd=0", "outcome.min_sessions_recovery_discharge=1000",
         f"population.max_sessions_low={k}", f"population.max_sessions_high={k}",
         "output.sessions=false", "run.progress=false",
     ]
