@@ -65,7 +65,8 @@ Targets:
   1.9 and fitted a reading of the source its design does not support.
 * S4b (companion of S4, no range): SD of STAR-C totals over relationships (S1's sample); no
   published dyad-level STAR-C spread was retrieved.
-* S5 (validation; S4's replacement, registered before its simulated value was seen): SD of
+* S5 (validation; registered before its simulated value was seen, as S4's replacement while
+  S4 was briefly fitted, and kept when S4 returned to validation): SD of
   STAR-P totals, Sweeney et al. 2014 as above; accepted 7.4-10.8 (the CI bound and mean
   rounded to 0.1 give SD 8.5-9.5, widened by 1.96 sampling SEs, SD / sqrt(2 x 107)).
 """
@@ -194,7 +195,7 @@ def register() -> None:
                     definition=f"SD of star_c_total; {SAMPLE}. No published dyad-level STAR-C spread was retrieved")
     register_target("S5", "SD of STAR-P totals (patient-rated relationship, 0-48)", S5_SOURCE, 7.4, 10.8, B,
                     star_p_sd, tables=TABLES, role="validation",
-                    definition=f"SD of star_p_total; {SAMPLE}. Registered as S4's replacement validation target "
-                               "(2026-11-28) before its simulated value was seen. Accepted: SD 8.5-9.5 (the CI bound "
+                    definition=f"SD of star_p_total; {SAMPLE}. Registered (2026-11-28, as S4's replacement while S4 "
+                               "was briefly fitted) before its simulated value was seen. Accepted: SD 8.5-9.5 (the CI bound "
                                "and mean rounded to 0.1) -/+ 1.96 x its sampling SE (SD / sqrt(2 x 107)). A crisis-house "
                                "sample (median stay 1.3 weeks), not a CMHT: the nearest published individual STAR-P spread")
