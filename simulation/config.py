@@ -391,9 +391,9 @@ class StarConfig:
 
 @dataclass
 class TherapistDropoutConfig:
-    """A clinician's own effect on patients' dropout, beyond the alliance (validation target V1; off by default)."""
+    """A clinician's own effect on patients' dropout, beyond the alliance (validation target V1; schema default off, on in A)."""
 
-    # SD of each clinician's shift of the per-contact dropout log-odds (0 = off, A and B).
+    # SD of each clinician's shift of the per-contact dropout log-odds (0 = off: the schema default and B; A sets 0.45).
     # Sourced value 0.45, plausible 0.39-0.53: therapists explain 5.7% (Zimmermann, Rubel, Page &
     # Lutz 2017, Clin Psychol Psychother 24:312; 707 patients, 66 therapists) to 9.5% (Xiao et al.
     # 2017, J Couns Psychol 64:424; 10,147 clients, 481 therapists) of dropout variance on the

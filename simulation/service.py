@@ -239,7 +239,7 @@ class Service:
         )
         # DIALOG users: the clinician's spare uniform, so the same people across scenarios (CRN).
         c.dialog = bool(rc.dialog_every_days > 0 and u[CU_SPARE] < rc.dialog_share)
-        if self.cfg.therapist_dropout.logit_sd > 0.0:  # off (0) in A and B: nothing drawn
+        if self.cfg.therapist_dropout.logit_sd > 0.0:  # 0 (B, schema default): nothing drawn
             c.dropout_shift = therapist_dropout_shift(self.streams, cid, self.cfg.therapist_dropout.logit_sd)
         self.clinicians.append(c)
         self.by_team_discipline[(team, discipline)].append(c)
