@@ -10,6 +10,8 @@ each accepted range says how it was derived from its source.
 * V2 alliance difference between dropouts and other patients: Sharf, Primavera & Diener 2010.
 * V3 share of patients with a sudden gain: Tang & DeRubeis 1999 (criteria and prevalence).
 * V4 share of patients entering treatment who attend one session only: NHS Digital IAPT.
+* V5a, V5b sessions by which 95% of IAPT responders have reached reliable recovery, low- and
+  high-intensity courses: Robinson, Kellett & Delgadillo 2020.
 
 Companions V1b and V3b keep the definitions the issue-14 audit replaced or questioned
 (README "Validation audit").
@@ -25,7 +27,7 @@ import pandas as pd
 from scipy import optimize
 
 from analysis.targets import NO_RANGE, Tables, measured_sessions, register_target
-from simulation.kpis import attenders_ended
+from simulation.kpis import attenders_ended, finishers
 
 A = "talking_therapy"
 
@@ -35,6 +37,8 @@ SOURCES = {
     "V3": "Tang & DeRubeis 1999, JCCP 67:894 (criteria; 39% in CBT for depression); Kelly, Cyranowski & Frank "
           "2007, Behav Res Ther 45:2563 (33.5% in IPT); Aderka et al. 2012, JCCP 80:93 (meta-analysis of 16 studies)",
     "V4": "NHS Digital, Psychological Therapies annual reports on the use of IAPT services 2017-18 and 2018-19",
+    "V5": "Robinson, Kellett & Delgadillo 2020, Depress Anxiety 37:285 (doi 10.1002/da.22999; 102,206 patients, "
+          "16 English IAPT services; survival analysis of sessions to reliable and clinically significant improvement)",
 }
 
 
@@ -171,9 +175,59 @@ def single_session_share(t: Tables) -> float:
     return float((a["sessions_attended"] == 1).mean()) if len(a) else np.nan
 
 
+# ---------------------------------------------------------------------------- V5
+PHQ9_CASENESS, PHQ9_RELIABLE = 10.0, 6.0  # IAPT: PHQ-9 caseness >= 10, reliable change >= 6 points
+GAD7_CASENESS, GAD7_RELIABLE = 8.0, 4.0  # IAPT: GAD-7 caseness >= 8, reliable change >= 4 points
+
+
+def reliable_recovery(phq0, gad0, phq, gad) -> np.ndarray:
+    """IAPT reliable recovery of scores (phq, gad) against referral (phq0, gad0): the responders of Robinson et al."""
+    # At caseness at referral on either measure, below caseness on both now, reliable improvement
+    # on at least one and reliable deterioration on neither (IAPT's definitions).
+    phq0, gad0, phq, gad = (np.asarray(x, float) for x in (phq0, gad0, phq, gad))
+    case = (phq0 >= PHQ9_CASENESS) | (gad0 >= GAD7_CASENESS)
+    below = (phq < PHQ9_CASENESS) & (gad < GAD7_CASENESS)
+    improved = (phq0 - phq >= PHQ9_RELIABLE) | (gad0 - gad >= GAD7_RELIABLE)
+    worse = (phq - phq0 >= PHQ9_RELIABLE) | (gad - gad0 >= GAD7_RELIABLE)
+    return case & below & improved & ~worse
+
+
+def sessions_to_response(t: Tables, high: bool, share: float = 0.95) -> float:
+    """V5: attended sessions by which ``share`` of a course type's responders first met reliable recovery."""
+    # Responders: finishers whose last scores meet reliable recovery. Time: the first attended
+    # session whose scores meet it. Every responder has the event, so the survival percentile is
+    # the inverted-CDF quantile of those times. NaN without an anxiety measure or responders.
+    p = finishers(t["patients"])
+    if "gad7_referral" not in p or not p["gad7_referral"].notna().any():
+        return np.nan
+    p = p[high_intensity(p, t["patients"]) == high]
+    p = p[reliable_recovery(p["baseline_severity"], p["gad7_referral"], p["final_severity"], p["gad7_last"])]
+    if not len(p):
+        return np.nan
+    s = measured_sessions(t)
+    s = s[s["patient_id"].isin(p["patient_id"])].sort_values(["patient_id", "day"], kind="stable")
+    k = s.groupby("patient_id").cumcount().to_numpy() + 1
+    ref = p.set_index("patient_id")
+    ids = s["patient_id"]
+    hit = reliable_recovery(ids.map(ref["baseline_severity"]), ids.map(ref["gad7_referral"]),
+                            s["severity"], s["anxiety_observed"])
+    first = pd.Series(k[hit], index=ids.to_numpy()[hit]).groupby(level=0).min()
+    return float(np.quantile(first.to_numpy(float), share, method="inverted_cdf")) if len(first) else np.nan
+
+
+def sessions_to_response_low(t: Tables) -> float:
+    """V5a: V5 over low-intensity courses (guided self-help, Robinson et al.'s LiCBT)."""
+    return sessions_to_response(t, high=False)
+
+
+def sessions_to_response_high(t: Tables) -> float:
+    """V5b: V5 over high-intensity courses (CBT, Robinson et al.'s HiCBT)."""
+    return sessions_to_response(t, high=True)
+
+
 # ---------------------------------------------------------------------------- registration
 def register() -> None:
-    """Add V1-V4 to the calibration report, role validation, reference A."""
+    """Add V1-V5 to the calibration report, role validation, reference A."""
 
     register_target("V1", "therapist share of dropout variance (latent-scale ICC)", SOURCES["V1"], 0.07, 0.18, A,
                     therapist_dropout_icc, interval="bootstrap", role="validation",
@@ -224,3 +278,26 @@ def register() -> None:
                                "is 'not entered'); every attended session in the model is a treatment session, so "
                                "the denominators match. IAPT's single-appointment endings include signposting and "
                                "step-down after one treatment contact, which the model does not represent")
+    v5 = ("finishers (>= 2 attended sessions, target 10a's) whose last PHQ-9 and GAD-7 show IAPT reliable "
+          "recovery against referral (at caseness on either at referral: PHQ-9 >= 10 or GAD-7 >= 8; below both "
+          "at the end; reliable improvement, PHQ-9 >= 6 or GAD-7 >= 4 points down, on one and reliable "
+          "deterioration on neither): the source's responders (reliable and clinically significant improvement "
+          "on PHQ-9 and GAD-7). Time = the first attended session whose observed scores meet the same "
+          "criteria; value = the session by which 95% of responders had met them (inverted-CDF quantile; every "
+          "responder is an event, so this is the survival percentile). Chosen, with its range, on 2026-11-28 "
+          "before the model's value was computed, as independent evidence on how fast patients recover (target "
+          "9's question) in the service A represents. The source reports the 95th percentile only in the "
+          "retrieved abstract ('Most responders (95%) attained RCSI within 7 sessions of LiCBT and 14 sessions "
+          "of HiCBT'); with 102,206 patients its sampling error is negligible, so the range is ours: +/- 15% "
+          "(about 1 session for LiCBT, 2 for HiCBT) for services' differences in case mix and session counting")
+    register_target("V5a", "sessions by which 95% of responders reached reliable recovery, low intensity",
+                    SOURCES["V5"], 6.0, 8.0, A, sessions_to_response_low, tables=("patients", "sessions"),
+                    role="validation",
+                    definition="low-intensity courses (shorter than the longest course length; A's 6-session guided "
+                               "self-help, the source's LiCBT): " + v5 + ". A's low-intensity course is capped at "
+                               "6 sessions, so this row can fail only by responders recovering too early")
+    register_target("V5b", "sessions by which 95% of responders reached reliable recovery, high intensity",
+                    SOURCES["V5"], 12.0, 16.0, A, sessions_to_response_high, tables=("patients", "sessions"),
+                    role="validation",
+                    definition="high-intensity courses (the longest course length, A's 16-session CBT; the source's "
+                               "HiCBT): " + v5)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis.targets_community import post_vacancy_rate
-from analysis.targets_validation import (sudden_gain_share, sudden_gain_share_all_courses, therapist_dropout_icc,
-                                         therapist_unplanned_ending_icc)
+from analysis.targets_validation import (reliable_recovery, sessions_to_response, sessions_to_response_high,
+                                         sessions_to_response_low, sudden_gain_share, sudden_gain_share_all_courses,
+                                         therapist_dropout_icc, therapist_unplanned_ending_icc)
 from simulation import rng
 from simulation.api import load_config, run
 from simulation.kpis import attenders_ended
@@ -121,3 +122,48 @@ def test_therapist_dropout_on_clusters_dropout_by_clinician():
     streams = rng.Streams(load_config(SMALL).run.seed, int(a["replication"].iloc[0]))
     shift = np.array([therapist_dropout_shift(streams, int(c), 1.0) for c in rate.index])
     assert np.corrcoef(shift, rate.to_numpy())[0, 1] > 0.3
+
+
+# ---------------------------------------------------------------------------- V5
+def _scored(courses: dict[int, tuple[int, list[tuple[float, float]]]]) -> dict[str, pd.DataFrame]:
+    """patients + sessions from {id: (course length, [(PHQ-9, GAD-7) at referral, then each session])}."""
+    prow, srow = [], []
+    for pid, (length, scores) in courses.items():
+        (phq0, gad0), (phq1, gad1) = scores[0], scores[-1]
+        prow.append({"patient_id": pid, "measured": True, "sessions_attended": len(scores) - 1,
+                     "exit_reason": "completed", "baseline_severity": phq0, "final_severity": phq1,
+                     "gad7_referral": gad0, "gad7_last": gad1, "max_sessions": length,
+                     "replication": 0, "scenario": "x"})
+        for k, (phq, gad) in enumerate(scores[1:]):
+            srow.append({"patient_id": pid, "attended": True, "day": 7.0 * k, "severity": phq,
+                         "anxiety_observed": gad, "replication": 0, "scenario": "x"})
+    p = pd.DataFrame(prow)
+    p["exit_reason"] = pd.Categorical(p["exit_reason"])
+    return {"patients": p, "sessions": pd.DataFrame(srow)}
+
+
+def test_reliable_recovery_follows_iapts_rules():
+    """Caseness on either at referral, below both now, reliable improvement on one, deterioration on neither."""
+    phq0, gad0 = np.array([15, 15, 8, 15, 12]), np.array([10, 10, 6, 10, 7])
+    phq, gad = np.array([8, 9, 3, 8, 5]), np.array([5, 8, 2, 5, 2])
+    # 1 and 4 recover; 2 ends with GAD-7 at caseness (8); 3 was no case at referral; 5 was a case on
+    # PHQ-9 only and recovers.
+    got = reliable_recovery(phq0, gad0, phq, gad)
+    assert got.tolist() == [True, False, False, True, True]
+    assert not reliable_recovery([15], [3], [8], [7])[0]  # GAD-7 3 -> 7: reliable deterioration
+
+
+def test_sessions_to_response_is_the_95th_percentile_of_first_recovery_among_responders():
+    """Twenty high-intensity responders first recover at sessions 1..20 -> 95% by session 19; others ignored."""
+    courses = {}
+    for i in range(1, 21):  # responder i first meets the criteria at attended session i and stays there
+        courses[i] = (16, [(16.0, 12.0)] + [(14.0, 11.0)] * (i - 1) + [(5.0, 3.0)] * 2)
+    courses[100] = (16, [(16.0, 12.0), (5.0, 3.0), (12.0, 3.0)])  # recovered at 1, relapsed: not a responder
+    courses[101] = (6, [(16.0, 12.0)] + [(14.0, 11.0)] * 4 + [(5.0, 3.0)])  # low intensity: first at 5
+    courses[102] = (6, [(16.0, 12.0), (5.0, 3.0), (4.0, 2.0)])  # low intensity: first at 1
+    t = _scored(courses)
+    assert sessions_to_response_high(t) == 19.0
+    assert sessions_to_response(t, high=True, share=0.5) == 10.0
+    assert sessions_to_response_low(t) == 5.0
+    t["patients"]["gad7_referral"] = np.nan  # no anxiety measure: undefined, not guessed
+    assert np.isnan(sessions_to_response_high(t))
