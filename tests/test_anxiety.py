@@ -82,9 +82,21 @@ def test_iapt_recovery_needs_both_measures_below_caseness():
     assert iapt_recovery(p, 10.0) == pytest.approx(1.0)  # depression alone: patients 0 and 1
 
 
+def test_the_formula_gives_hand_computed_scores():
+    # anxiety.score is the one definition (the session step calls it in C): clip(round(G*), 0, max)
+    # with G* = mean + slope (P - m_P) + offset + error_sd * error, worked out by hand here.
+    f = anxiety.score
+    assert f(12.0, 1.5, 0.5, 8.0, 0.5, 14.0, 2.0, 21.0) == 10.0  # 8 - 1 + 1.5 + 1 = 9.5: half to even
+    assert f(12.0, 0.5, 0.5, 8.0, 0.5, 14.0, 2.0, 21.0) == 8.0  # 8 - 1 + 0.5 + 1 = 8.5: half to even, down
+    assert f(20.0, -0.7, -0.25, 8.0, 0.6, 14.0, 2.0, 21.0) == 10.0  # 8 + 3.6 - 0.7 - 0.5 = 10.4
+    assert f(27.0, 6.0, 2.0, 8.0, 0.8, 14.0, 2.0, 21.0) == 21.0  # 8 + 10.4 + 6 + 4 = 28.4: the top
+    assert f(0.0, -4.0, -1.0, 3.0, 0.5, 14.0, 2.0, 21.0) == 0.0  # -10: the scale's floor
+
+
 def test_recorded_scores_are_the_model_applied_to_each_attended_sessions_severity(year):
-    # The session step scores GAD-7 in C (compiled) from pre-drawn errors; anxiety.scores is the
-    # model vectorised over a finished table. The k-th attended row of a patient is measurement k.
+    # The session step scores GAD-7 in C from errors pre-drawn in blocks at referral; anxiety.scores
+    # draws each (patient, measurement) key afresh over the finished table. Equal tables mean the step
+    # read the right error, offset and severity: the k-th attended row of a patient is measurement k.
     cfg = load_config(A_YEAR)
     s = year.sessions
     att = s[s["attended"]]
