@@ -15,7 +15,8 @@ session), with P the observed severity score:
 offset ~ N(0, (1 - correlation^2) sd^2 - measurement_sd^2) and ``e_ik`` ~ N(0, measurement_sd^2).
 At referral G* then has mean ``mean``, SD ``sd`` and correlation ``correlation`` with P. Offsets
 and errors come from the patient's own streams (purpose ``rng.ANXIETY``), keyed by patient and
-measurement number, so scenarios of one replication share them.
+measurement number, so scenarios of one replication share them. A patient's errors are released
+when they exit (discharge or leaving the waiting list): no measurement follows.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from simulation.api import load_config, run
 from simulation.entities import Patient
 from simulation.errors import ConfigError
 from simulation.kpis import iapt_recovery
+from simulation.service import Service
 from tests.test_bad_input import TINY, assert_one_line_refusal, cli_check
 
 # Reference A over a year: a few thousand referrals, enough for a tight Fisher-z check.
@@ -156,6 +157,17 @@ def test_patients_measured_beyond_the_first_draw_get_the_same_scores():
     got = np.array([q.score(p.anxiety_offset, 12.0, e) for e in p.anxiety_errors])
     assert np.array_equal(got, anxiety.scores(cfg.population, st, np.full(len(k), 300), k, sev))
     assert p.anxiety_referral == anxiety.scores(cfg.population, st, [300], [0], [15.0])[0]
+
+
+def test_exited_patients_release_their_pre_drawn_errors():
+    # The errors are read only at attended sessions: an exit (discharge or leaving the waiting list) frees them.
+    svc = Service(load_config(["run.horizon_days=200", "run.warmup_days=0", "run.progress=false"]), 0, "release")
+    svc.run()
+    exited = [p for p in svc.patients if p.exited]
+    waiting_or_in_care = [p for p in svc.patients if not p.exited]
+    assert len(exited) > 100 and len(waiting_or_in_care) > 10
+    assert all(p.anxiety_errors is None for p in exited)
+    assert all(len(p.anxiety_errors) >= 8 for p in waiting_or_in_care)
 
 
 def test_serial_and_parallel_give_the_same_anxiety_tables():
