@@ -94,13 +94,21 @@ def _top(fig, inches: float = 0.75) -> float:
 
 
 def _forest_axes(n_panels: int, n_rows: int):
+    """A forest plot's figure: one panel per KPI (up to 3 a row), and each scenario row's y, the first on top."""
     cols = min(3, n_panels)
     rows = int(np.ceil(n_panels / cols))
     height = max(2.2, 0.38 * n_rows + 1.2)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, height * rows), squeeze=False)
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
-    return fig, list(axes.flat)
+    return fig, list(axes.flat), np.arange(n_rows)[::-1]
+
+
+def _forest_rows(ax, run: RunData, scen: list, y: np.ndarray) -> None:
+    """Name a forest panel's scenario rows (in the first column of panels only) and fit its y range to them."""
+    ax.set_yticks(y)
+    ax.set_yticklabels([run.label(s) for s in scen] if ax.get_subplotspec().is_first_col() else [])
+    ax.set_ylim(-0.6, len(scen) - 0.4)
 
 
 # ---------------------------------------------------------------------------- KPIs
@@ -117,8 +125,7 @@ def kpis(run: RunData) -> tuple:
     k = run.tables["kpis"]
     names = run.kpi_names
     scen = run.scenarios
-    fig, axes = _forest_axes(len(names), len(scen))
-    y = np.arange(len(scen))[::-1]
+    fig, axes, y = _forest_axes(len(names), len(scen))
     for ax, kpi in zip(axes, names):
         sc = kpi_scale(kpi)
         for yi, s in zip(y, scen):
@@ -127,9 +134,7 @@ def kpis(run: RunData) -> tuple:
             if np.isfinite(lo):
                 ax.plot([lo * sc, hi * sc], [yi, yi], color=colour, lw=2.2, solid_capstyle="butt")
             ax.plot([m * sc], [yi], "o", color=colour, ms=6)
-        ax.set_yticks(y)
-        ax.set_yticklabels([run.label(s) for s in scen] if ax.get_subplotspec().is_first_col() else [])
-        ax.set_ylim(-0.6, len(scen) - 0.4)
+        _forest_rows(ax, run, scen, y)
         ax.ticklabel_format(axis="x", useOffset=False)
         _zero_based(ax, "x")
         ax.set_xlabel(kpi_axis_label(kpi))
@@ -149,8 +154,7 @@ def differences(run: RunData) -> tuple:
     scen = [s for s in run.scenarios if s != run.baseline]
     k = run.tables["kpis"]
     names = run.kpi_names
-    fig, axes = _forest_axes(len(names), len(scen))
-    y = np.arange(len(scen))[::-1]
+    fig, axes, y = _forest_axes(len(names), len(scen))
     for ax, kpi in zip(axes, names):
         sc = kpi_scale(kpi)
         for yi, s in zip(y, scen):
@@ -166,9 +170,7 @@ def differences(run: RunData) -> tuple:
                         label="paired 95% CI (common random numbers)" if yi == y[0] else None)
             ax.plot([c["diff"] * sc], [yi], "o", color="#d62728", ms=6)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels([run.label(s) for s in scen] if ax.get_subplotspec().is_first_col() else [])
-        ax.set_ylim(-0.6, len(scen) - 0.4)
+        _forest_rows(ax, run, scen, y)
         lo_x, hi_x = ax.dataLim.intervalx
         if not np.isfinite(lo_x) or hi_x - lo_x < 1e-9:  # all differences zero: a readable axis
             ax.set_xlim(-1, 1)

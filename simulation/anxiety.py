@@ -3,8 +3,9 @@
 IAPT's recovery needs depression (PHQ-9) *and* anxiety (GAD-7) below caseness, and so does the
 session step's planned ending. Each patient's offset and per-measurement errors are drawn at
 referral, vectorised over a batch of patients (:class:`Questionnaire`); the session step
-(``SessionStep.anxiety_score``) applies the formula below to each attended session's severity
-score and records it. For patient i at measurement k (0 = referral, k = the k-th attended
+(``SessionStep.anxiety_score``) applies the formula below (:func:`score`, the one definition,
+compiled and called from C by the session step) to each attended session's severity score and
+records it. For patient i at measurement k (0 = referral, k = the k-th attended
 session), with P the observed severity score:
 
     G*_ik = mean + slope (P_ik - m_P) + o_i + e_ik,    G_ik = clip(round(G*_ik), 0, max)
@@ -14,7 +15,8 @@ session), with P the observed severity score:
 offset ~ N(0, (1 - correlation^2) sd^2 - measurement_sd^2) and ``e_ik`` ~ N(0, measurement_sd^2).
 At referral G* then has mean ``mean``, SD ``sd`` and correlation ``correlation`` with P. Offsets
 and errors come from the patient's own streams (purpose ``rng.ANXIETY``), keyed by patient and
-measurement number, so scenarios of one replication share them.
+measurement number, so scenarios of one replication share them. A patient's errors are released
+when they exit (discharge or leaving the waiting list): no measurement follows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 from array import array
 from typing import TYPE_CHECKING, Sequence
 
+import cython
 import numpy as np
 from scipy.special import ndtr, ndtri
 
@@ -70,6 +73,15 @@ def referral_moments(pop: PopulationConfig) -> tuple[float, float]:
                              float(pop.severity_max), float(pop.measurement_sd))
 
 
+@cython.ccall
+def score(severity: cython.double, offset: cython.double, error: cython.double, mean: cython.double,
+          slope: cython.double, severity_mean: cython.double, error_sd: cython.double,
+          top: cython.double) -> cython.double:
+    """One anxiety score: the formula's one definition, which the session step calls in C (anxiety.pxd)."""
+    g: cython.double = round(mean + slope * (severity - severity_mean) + offset + error_sd * error)  # half to even
+    return 0.0 if g < 0.0 else (top if g > top else float(g))
+
+
 def _normals(streams: rng.Streams, which: int, patients: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Standard normal per (patient, measurement), keyed by (seed, replication, ANXIETY, which, patient, measurement)."""
     # Hash-keyed (rng.keyed_normals, as the STAR items): no generator per block, so the cost is a
@@ -83,17 +95,17 @@ def _normals(streams: rng.Streams, which: int, patients: np.ndarray, columns: np
 
 def scores(pop: PopulationConfig, streams: rng.Streams, patients: np.ndarray, measurement: np.ndarray,
            severity: np.ndarray) -> np.ndarray:
-    """Anxiety scores of (patient, measurement, severity score) triples, vectorised: the model the session step scores."""
+    """Anxiety scores of (patient, measurement, severity score) triples from keyed draws: what the session step should record."""
     a = pop.anxiety
     patients = np.asarray(patients, dtype=np.int64)
     measurement = np.asarray(measurement, dtype=np.int64)
     severity = np.asarray(severity, dtype=np.float64)
     m_p, s_p = referral_moments(pop)
     slope = a.correlation * a.sd / s_p
-    offset = _normals(streams, 0, patients, np.zeros_like(patients))
+    offset = offset_sd(a) * _normals(streams, 0, patients, np.zeros_like(patients))
     error = _normals(streams, 1, patients, measurement)
-    g = a.mean + slope * (severity - m_p) + offset_sd(a) * offset + a.measurement_sd * error
-    return np.clip(np.round(g), 0.0, a.max)  # NaN severity stays NaN
+    return np.array([score(s, o, e, a.mean, slope, m_p, a.measurement_sd, a.max) if s == s else math.nan
+                     for s, o, e in zip(severity.tolist(), offset.tolist(), error.tolist())])  # NaN severity stays NaN
 
 
 def _doubles(values: np.ndarray) -> array:
@@ -122,9 +134,8 @@ class Questionnaire:
         self._blocks: dict[int, tuple[list, array]] = {}
 
     def score(self, offset: float, severity: float, error: float) -> float:
-        """One anxiety score (the formula of :func:`scores`; ``SessionStep.anxiety_score`` computes the same in C)."""
-        g = round(self.mean + self.slope * (severity - self.severity_mean) + offset + self.error_sd * error)
-        return 0.0 if g < 0.0 else (self.max if g > self.max else float(g))
+        """One anxiety score with this questionnaire's constants (:func:`score`)."""
+        return score(severity, offset, error, self.mean, self.slope, self.severity_mean, self.error_sd, self.max)
 
     def _block(self, b: int) -> tuple[list, array]:
         """Offsets and errors (measurements 0 .. width-1) of patients b*PATIENT_BATCH onwards, keyed as :func:`scores`."""

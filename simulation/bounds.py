@@ -70,6 +70,14 @@ COUNT_SESSIONS = Bound(1, 10_000, (1, 300), "sessions")
 DAYS = Bound(0.0, 100_000.0, (0.0, 730.0), "days", "years")
 SCORE = Bound(0.0, 1e6, (0.0, 1000.0), "scale points")
 ALLIANCE_SD = Bound(0.0, 10.0, (0.0, 0.5), "alliance units (0-1 scale)")
+# One entry for keys that are the same quantity for sibling hazards or paired keys.
+PROCESSES = Bound(1, 256, (1, 64), "processes")
+HAZARD_INTERCEPT = Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds")  # per-contact DNA, dropout and rupture
+HAZARD_ALLIANCE = Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit")
+HAZARD_WAIT = Bound(-5.0, 5.0, (-0.5, 0.5), "log-odds per week waited")
+RUPTURE_SEVERITY = Bound(0.0, 1.0, (0.0, 0.5), "alliance units (0-1 scale)")
+RUPTURE_IMPACT = Bound(0.0, 10.0, (0.0, 2.0), "multiplier of severity")
+DIALOG_GAIN = Bound(0.0, 1.0, (0.0, 0.3), "share of the gap to full agreement", "percent")
 
 BOUNDS: dict[str, Bound] = {
     # run
@@ -77,8 +85,8 @@ BOUNDS: dict[str, Bound] = {
     "replications": Bound(1, 100_000, (1, 1000), "replications per scenario"),
     "horizon_days": Bound(0.0, 100_000.0, (30.0, 3650.0), "days", "years", lo_open=True),
     "warmup_days": Bound(0.0, 100_000.0, (0.0, 3650.0), "days", "years"),
-    "workers": Bound(1, 256, (1, 64), "processes"),
-    "local_workers": Bound(1, 256, (1, 64), "processes"),
+    "workers": PROCESSES,
+    "local_workers": PROCESSES,
     "max_memory_gb": Bound(0.0, 1e6, (0.1, 1e6), "GB", lo_open=True),
     # output
     "stream_rows": Bound(1000, 100_000_000, (10_000, 10_000_000), "rows"),
@@ -159,20 +167,20 @@ BOUNDS: dict[str, Bound] = {
     "team_weight": Bound(0.0, 1.0, (0.0, 0.7), "weight of the team relationship", "percent"),
     "team_rate": Bound(0.0, 1.0, (0.02, 0.3), "share of the gap closed per attended session", "percent"),
     # attendance
-    "dna_intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
+    "dna_intercept": HAZARD_INTERCEPT,
     "dna_engagement": LOGIT_COEF,
-    "dna_alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
+    "dna_alliance": HAZARD_ALLIANCE,
     "dna_unresolved": LOGIT_COEF,
-    "dna_wait_per_week": Bound(-5.0, 5.0, (-0.5, 0.5), "log-odds per week waited"),
+    "dna_wait_per_week": HAZARD_WAIT,
     "consecutive_dna_discharge": Bound(1, 10_000, (1, 10), "DNAs"),
     # dropout
-    "DropoutConfig.intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
+    "DropoutConfig.intercept": HAZARD_INTERCEPT,
     "early_boost": LOGIT_COEF,
     "early_decay": Bound(0.0, 10_000.0, (0.1, 50.0), "contacts", lo_open=True),
-    "DropoutConfig.alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
+    "DropoutConfig.alliance": HAZARD_ALLIANCE,
     "DropoutConfig.unresolved": LOGIT_COEF,
     "after_dna": LOGIT_COEF,
-    "wait_per_week": Bound(-5.0, 5.0, (-0.5, 0.5), "log-odds per week waited"),
+    "wait_per_week": HAZARD_WAIT,
     "engagement": LOGIT_COEF,
     # one-off dropout risk of a move, by cause (README "Transition costs" gives the narrower sourced ranges)
     "transition_patient_request": Bound(0.0, 1.0, (0.0, 0.5), "probability", "percent"),
@@ -189,15 +197,15 @@ BOUNDS: dict[str, Bound] = {
     "min_sessions_recovery_discharge": Bound(0, 10_000, (0, 50), "sessions"),
     "caseness_discharge_after": Bound(0, 10_000, (0, 50), "sessions"),
     # rupture
-    "RuptureConfig.intercept": Bound(-100.0, 100.0, (-10.0, 2.0), "log-odds"),
+    "RuptureConfig.intercept": HAZARD_INTERCEPT,
     "sensitivity": LOGIT_COEF,
     "strain": LOGIT_COEF,
-    "RuptureConfig.alliance": Bound(-50.0, 50.0, (-10.0, 10.0), "log-odds per alliance unit"),
+    "RuptureConfig.alliance": HAZARD_ALLIANCE,
     "withdrawal_share": SHARE,
-    "RuptureConfig.severity_min": Bound(0.0, 1.0, (0.0, 0.5), "alliance units (0-1 scale)"),
-    "RuptureConfig.severity_max": Bound(0.0, 1.0, (0.0, 0.5), "alliance units (0-1 scale)"),
-    "withdrawal_impact": Bound(0.0, 10.0, (0.0, 2.0), "multiplier of severity"),
-    "confrontation_impact": Bound(0.0, 10.0, (0.0, 2.0), "multiplier of severity"),
+    "RuptureConfig.severity_min": RUPTURE_SEVERITY,
+    "RuptureConfig.severity_max": RUPTURE_SEVERITY,
+    "withdrawal_impact": RUPTURE_IMPACT,
+    "confrontation_impact": RUPTURE_IMPACT,
     "withdrawal_detect_factor": Bound(0.0, 1e6, (0.05, 20.0), "odds multiplier", lo_open=True),
     "repair_reserve": Bound(0.0, 100.0, (0.0, 5.0), "weight"),
     "repair_gain": Bound(0.0, 1.0, (0.0, 0.3), "alliance units (0-1 scale)"),
@@ -216,8 +224,8 @@ BOUNDS: dict[str, Bound] = {
     # DIALOG structured assessment and the follow-up outcomes (MANSA, satisfaction: 1-7 items)
     "dialog_every_days": Bound(0.0, 1e5, (0.0, 120.0), "days", "years"),
     "dialog_share": SHARE,
-    "dialog_goals_gain": Bound(0.0, 1.0, (0.0, 0.3), "share of the gap to full agreement", "percent"),
-    "dialog_tasks_gain": Bound(0.0, 1.0, (0.0, 0.3), "share of the gap to full agreement", "percent"),
+    "dialog_goals_gain": DIALOG_GAIN,
+    "dialog_tasks_gain": DIALOG_GAIN,
     "dialog_mansa_gain": Bound(-6.0, 6.0, (0.0, 0.2), "MANSA points per DIALOG session"),
     "mansa_mean": Bound(1.0, 7.0, (3.5, 5.5), "MANSA points (1-7)"),
     "mansa_per_severity_sd": Bound(-6.0, 6.0, (-0.6, 0.0), "MANSA points per severity SD"),

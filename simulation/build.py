@@ -22,8 +22,8 @@ import warnings
 from pathlib import Path
 
 # The hot path: agents, session step, rupture models, service, event loop, random tapes,
-# capacity index and policies. Typed (Cython pure-Python mode) or compiled as plain Python.
-COMPILED = ("entities", "rupture", "session", "service", "events", "rng", "capacity", "lazyheap", "policies")
+# capacity index, policies and the anxiety formula. Typed (Cython pure-Python mode) or compiled as plain Python.
+COMPILED = ("entities", "rupture", "session", "service", "events", "rng", "capacity", "lazyheap", "policies", "anxiety")
 
 _PKG = Path(__file__).resolve().parent
 _EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)

@@ -384,9 +384,9 @@ class StarConfig:
     # from 1 - slope x (1 - rating), i.e. STAR shows `slope` of a shortfall from a perfect
     # relationship: STAR's positively worded frequency items pile ratings towards the top
     # (published means 75-80% of the maximum: Coffey et al. 2019; Sweeney et al. 2014).
-    # 1 = no compression (the rating as is). Reference B: clinician 0.32 (fitted to S4), patient 1.
+    # 1 = no compression (the rating as is). Both references keep 1 (a STAR-C 0.32 fitted to S4 was dropped; README "STAR").
     patient_slope: float = 1.0  # STAR-P: share of the patient's rating shortfall that shows on STAR (plausible 0.2-1; 1 = none; B keeps 1: STAR-P test-retest .76, McGuire-Snieckus et al. 2007)
-    clinician_slope: float = 1.0  # STAR-C: share of the clinician's rating shortfall that shows on STAR (plausible 0.2-1; B 0.32, fitted with clinicians.rater_bias_mean to targets S4 and S1)
+    clinician_slope: float = 1.0  # STAR-C: share of the clinician's rating shortfall that shows on STAR (plausible 0.2-1; 1 = none, in both references: S4, STAR-C's spread between staff, is validation)
 
 
 @dataclass

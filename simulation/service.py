@@ -619,6 +619,7 @@ class Service:
 
     def _exit(self, p: Patient, reason: str, day: Optional[float] = None) -> None:
         p.exited = True
+        p.anxiety_errors = None  # release the pre-drawn anxiety errors: no measurement follows an exit
         p.exit_day = self.env.now if day is None else day
         p.exit_reason = reason
 

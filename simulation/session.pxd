@@ -2,6 +2,7 @@
 from simulation.entities cimport Clinician, Dyad, Patient
 from simulation.rupture cimport RuptureModel
 from simulation.events cimport Wake
+from simulation.anxiety cimport score as anxiety_formula
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 
 # One row of the session table as the recorder stores it (recorder.ROW, "=iiiidbddddddbbbbdd").

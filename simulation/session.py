@@ -18,6 +18,7 @@ import cython
 from cython.cimports.libc.math import exp  # C's exp compiled, math.exp otherwise: the same libm value
 
 from . import rng
+from .anxiety import score as anxiety_formula  # a C call when compiled (session.pxd cimports it)
 from .entities import Clinician, Dyad, Patient
 from .events import Wake
 from .recorder import ROW
@@ -228,7 +229,7 @@ class SessionStep:
         q = service.anxiety
         self.anxiety = q
         self.anx_on = q is not None
-        if q is not None:  # the questionnaire's constants (anxiety.Questionnaire.score is the same formula)
+        if q is not None:  # the questionnaire's constants, passed to anxiety.score (the formula) each session
             self.anx_mean, self.anx_slope, self.anx_ref = q.mean, q.slope, q.severity_mean
             self.anx_error_sd, self.anx_max, self.anx_caseness = q.error_sd, q.max, q.caseness
 
@@ -478,14 +479,14 @@ class SessionStep:
 
     @cython.cfunc
     def anxiety_score(self, p: Patient, obs: cython.double) -> cython.double:
-        """The anxiety score of this session (measurement k reads pre-drawn error k): anxiety.Questionnaire.score's formula."""
+        """The anxiety score of this session (measurement k reads pre-drawn error k), by anxiety.score's formula."""
         m: cython.long = p.sessions_attended + 1  # called before the session is counted
         e: cython.double
         g: cython.double
         if m >= len(p.anxiety_errors):
             self.anxiety.extend(p)  # in place
         e = p.anxiety_errors[m]  # one item of an array('d'): cheaper than taking a memoryview per session
-        g = round(self.anx_mean + self.anx_slope * (obs - self.anx_ref) + p.anxiety_offset + self.anx_error_sd * e)
-        g = 0.0 if g < 0.0 else (self.anx_max if g > self.anx_max else float(g))
+        g = anxiety_formula(obs, p.anxiety_offset, e, self.anx_mean, self.anx_slope, self.anx_ref, self.anx_error_sd,
+                            self.anx_max)
         p.anxiety_last = g
         return g

@@ -14,6 +14,7 @@ from simulation.api import load_config, run
 from simulation.entities import Patient
 from simulation.errors import ConfigError
 from simulation.kpis import iapt_recovery
+from simulation.service import Service
 from tests.test_bad_input import TINY, assert_one_line_refusal, cli_check
 
 # Reference A over a year: a few thousand referrals, enough for a tight Fisher-z check.
@@ -82,9 +83,21 @@ def test_iapt_recovery_needs_both_measures_below_caseness():
     assert iapt_recovery(p, 10.0) == pytest.approx(1.0)  # depression alone: patients 0 and 1
 
 
+def test_the_formula_gives_hand_computed_scores():
+    # anxiety.score is the one definition (the session step calls it in C): clip(round(G*), 0, max)
+    # with G* = mean + slope (P - m_P) + offset + error_sd * error, worked out by hand here.
+    f = anxiety.score
+    assert f(12.0, 1.5, 0.5, 8.0, 0.5, 14.0, 2.0, 21.0) == 10.0  # 8 - 1 + 1.5 + 1 = 9.5: half to even
+    assert f(12.0, 0.5, 0.5, 8.0, 0.5, 14.0, 2.0, 21.0) == 8.0  # 8 - 1 + 0.5 + 1 = 8.5: half to even, down
+    assert f(20.0, -0.7, -0.25, 8.0, 0.6, 14.0, 2.0, 21.0) == 10.0  # 8 + 3.6 - 0.7 - 0.5 = 10.4
+    assert f(27.0, 6.0, 2.0, 8.0, 0.8, 14.0, 2.0, 21.0) == 21.0  # 8 + 10.4 + 6 + 4 = 28.4: the top
+    assert f(0.0, -4.0, -1.0, 3.0, 0.5, 14.0, 2.0, 21.0) == 0.0  # -10: the scale's floor
+
+
 def test_recorded_scores_are_the_model_applied_to_each_attended_sessions_severity(year):
-    # The session step scores GAD-7 in C (compiled) from pre-drawn errors; anxiety.scores is the
-    # model vectorised over a finished table. The k-th attended row of a patient is measurement k.
+    # The session step scores GAD-7 in C from errors pre-drawn in blocks at referral; anxiety.scores
+    # draws each (patient, measurement) key afresh over the finished table. Equal tables mean the step
+    # read the right error, offset and severity: the k-th attended row of a patient is measurement k.
     cfg = load_config(A_YEAR)
     s = year.sessions
     att = s[s["attended"]]
@@ -144,6 +157,17 @@ def test_patients_measured_beyond_the_first_draw_get_the_same_scores():
     got = np.array([q.score(p.anxiety_offset, 12.0, e) for e in p.anxiety_errors])
     assert np.array_equal(got, anxiety.scores(cfg.population, st, np.full(len(k), 300), k, sev))
     assert p.anxiety_referral == anxiety.scores(cfg.population, st, [300], [0], [15.0])[0]
+
+
+def test_exited_patients_release_their_pre_drawn_errors():
+    # The errors are read only at attended sessions: an exit (discharge or leaving the waiting list) frees them.
+    svc = Service(load_config(["run.horizon_days=200", "run.warmup_days=0", "run.progress=false"]), 0, "release")
+    svc.run()
+    exited = [p for p in svc.patients if p.exited]
+    waiting_or_in_care = [p for p in svc.patients if not p.exited]
+    assert len(exited) > 100 and len(waiting_or_in_care) > 10
+    assert all(p.anxiety_errors is None for p in exited)
+    assert all(len(p.anxiety_errors) >= 8 for p in waiting_or_in_care)
 
 
 def test_serial_and_parallel_give_the_same_anxiety_tables():

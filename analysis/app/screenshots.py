@@ -29,6 +29,14 @@ def save(page, path: Path, colours: int = 96) -> Path:
     return path
 
 
+def scroll_and_save(page, path: Path, scroll: int) -> Path:
+    """Save the view once the run has finished, scrolled down ``scroll`` pixels to its results."""
+    B.wait_idle(page)
+    page.mouse.wheel(0, scroll)
+    page.wait_for_timeout(500)
+    return save(page, path)
+
+
 def view(page, name: str) -> None:
     """Switch the sidebar's view radio."""
     page.locator('[data-testid="stRadio"] label', has_text=name).first.click()
@@ -53,10 +61,7 @@ def main(out: Path = OUT) -> list[Path]:
         B.move_slider(page, "Clinicians trained in rupture repair (%)", 5)
         B.press(page, "Run")
         B.metric_value(page, re.compile(r"^Dropout.*, your settings$"))
-        B.wait_idle(page)
-        page.mouse.wheel(0, 430)
-        page.wait_for_timeout(500)
-        done.append(save(page, out / "teach.png"))
+        done.append(scroll_and_save(page, out / "teach.png", 430))
 
         view(page, "Plan")
         posts = page.locator('input[aria-label="Posts: therapist"]').first
@@ -67,10 +72,7 @@ def main(out: Path = OUT) -> list[Path]:
         B.wait_idle(page)
         B.press(page, "Run")
         page.get_by_text("Plan minus current").first.wait_for(timeout=600_000)
-        B.wait_idle(page)
-        page.mouse.wheel(0, 150)
-        page.wait_for_timeout(500)
-        done.append(save(page, out / "plan.png"))
+        done.append(scroll_and_save(page, out / "plan.png", 150))
 
         view(page, "Explore")
         box = page.locator('input[aria-label="Run directory"]').first
