@@ -152,17 +152,25 @@ def star_c_clinician_sd(t: Tables) -> float:
     return float(per["mean"].std()) if len(per) > 1 else np.nan
 
 
+def primary_discipline(t: Tables) -> str:
+    """The service's primary discipline: the first in the clinicians table's order (B: the care coordinator)."""
+    c = t["clinicians"]
+    return str(c["discipline"].iloc[0]) if len(c) else ""
+
+
 def retest_pairs(t: Tables) -> pd.DataFrame:
-    """S6/S7: each sampled patient's last rated session with the care coordinator (S1's) and the same dyad's rated session before it."""
+    """S6/S7: each sampled patient's last two rated sessions with a care coordinator, when both are in one dyad."""
     out = ["days", "star_p_test", "star_p_retest", "star_c_test", "star_c_retest"]
-    last = star_sample(t)
     s = measured_sessions(t)
-    if not len(last) or "dyad_id" not in s.columns:
+    if "star_c_total" not in s.columns or "dyad_id" not in s.columns or not len(s):
         return pd.DataFrame(columns=out)
-    s = s[s["star_p_total"].notna() & s["star_c_total"].notna()]
-    s = s[["patient_id", "clinician_id", "dyad_id", "day", "star_p_total", "star_c_total"]]
-    s = s.merge(last[["patient_id", "clinician_id"]], on=["patient_id", "clinician_id"])  # the care coordinator's ratings
-    s = s.sort_values(["patient_id", "day"], kind="stable")
+    p = t["patients"]
+    ids = p.loc[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS), "patient_id"]
+    discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
+    s = s[s["patient_id"].isin(ids) & s["star_p_total"].notna() & s["star_c_total"].notna()]
+    s = s[(s["clinician_id"].map(discipline) == primary_discipline(t)).to_numpy()]
+    s = s[["patient_id", "dyad_id", "day", "star_p_total", "star_c_total"]].sort_values(["patient_id", "day"],
+                                                                                        kind="stable")
     ends = s.groupby("patient_id", sort=False).tail(2)
     first = ends.groupby("patient_id", sort=False).head(1).set_index("patient_id")
     second = ends.groupby("patient_id", sort=False).tail(1).set_index("patient_id")
@@ -244,9 +252,10 @@ def register() -> None:
                                "sample (median stay 1.3 weeks), not a CMHT: the nearest published individual STAR-P spread")
     register_target("S6", "STAR-C test-retest r (consecutive ratings of one relationship by its care coordinator)",
                     S6_SOURCE, 0.56, 0.77, B, star_c_retest, tables=TABLES, role="fitted",
-                    definition=f"Pearson r of star_c_total between each sampled patient's last rated session with the "
-                               f"care coordinator ({SAMPLE}) and the same dyad's rated session before it (B: median 14 "
-                               f"days apart, fortnightly sessions). Accepted: 95% CI of r = .68 by Fisher z for an "
+                    definition=f"Pearson r of star_c_total between the last two sessions rated on STAR by a clinician "
+                               f"of the primary discipline (B: the care coordinator), kept when both are in one dyad, "
+                               f"of each measured patient with >= {MIN_SESSIONS} attended sessions (B: median 14 days "
+                               f"apart, fortnightly sessions). Accepted: 95% CI of r = .68 by Fisher z for an "
                                f"assumed retest sample of {RETEST_N} (N not retrieved). B's "
                                "alliance.clinician_stable_share was set for it")
     register_target("S7", "STAR-P test-retest r (same pairs as S6)", S6_SOURCE, 0.66, 0.83, B, star_p_retest,
