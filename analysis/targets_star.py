@@ -1,4 +1,4 @@
-"""Calibration targets S1-S5 (issue 16): reference B's STAR ratings against published STAR scores.
+"""Calibration targets S1-S7 (issue 16): reference B's STAR ratings against published STAR scores.
 
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
@@ -69,6 +69,14 @@ Targets:
   S4 was briefly fitted, and kept when S4 returned to validation): SD of
   STAR-P totals, Sweeney et al. 2014 as above; accepted 7.4-10.8 (the CI bound and mean
   rounded to 0.1 give SD 8.5-9.5, widened by 1.96 sampling SEs, SD / sqrt(2 x 107)).
+* S6 (fitted: B's alliance.clinician_stable_share was set for it, 2026-11-28): STAR-C
+  test-retest r = .68, McGuire-Snieckus et al. 2007 as above (Pearson r, abstract; the retest
+  interval and N were not retrieved). Estimator: each measured patient's last two sessions
+  rated by a clinician of the primary discipline (B: the care coordinator, fortnightly, so
+  14 days apart), kept when both are in one dyad. Accepted 0.56-0.77: the Fisher-z 95% CI
+  of .68 for an assumed retest sample of RETEST_N = 100.
+* S7 (companion of S6): STAR-P test-retest r = .76 over S6's pairs, accepted 0.66-0.83 (as
+  S6). Seen (0.78) before it was registered, so not a validation target; nothing set for it.
 """
 
 from __future__ import annotations
