@@ -1,4 +1,4 @@
-"""Calibration targets S1-S5 (issue 16): reference B's STAR ratings against published STAR scores.
+"""Calibration targets S1-S7 (issue 16): reference B's STAR ratings against published STAR scores.
 
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
@@ -69,6 +69,14 @@ Targets:
   S4 was briefly fitted, and kept when S4 returned to validation): SD of
   STAR-P totals, Sweeney et al. 2014 as above; accepted 7.4-10.8 (the CI bound and mean
   rounded to 0.1 give SD 8.5-9.5, widened by 1.96 sampling SEs, SD / sqrt(2 x 107)).
+* S6 (fitted: B's alliance.clinician_stable_share was set for it, 2026-11-28): STAR-C
+  test-retest r = .68, McGuire-Snieckus et al. 2007 as above (Pearson r, abstract; the retest
+  interval and N were not retrieved). Estimator: each measured patient's last two sessions
+  rated by a clinician of the primary discipline (B: the care coordinator, fortnightly, so
+  14 days apart), kept when both are in one dyad. Accepted 0.56-0.77: the Fisher-z 95% CI
+  of .68 for an assumed retest sample of RETEST_N = 100.
+* S7 (companion of S6): STAR-P test-retest r = .76 over S6's pairs, accepted 0.66-0.83 (as
+  S6). Seen (0.78) before it was registered, so not a validation target; nothing set for it.
 """
 
 from __future__ import annotations
@@ -89,6 +97,9 @@ S2_SOURCE = ("Therapeutic relationship in community mental health services, syst
 S5_SOURCE = ("Sweeney et al. 2014, PLoS ONE 9:e100153 (doi 10.1371/journal.pone.0100153), Table 2: STAR-P total "
              "of 108 crisis-house residents 37.2 (95% CI lower bound 35.5), i.e. SD ~ 1.7 / 1.96 x sqrt(108) = 9.0")
 S3_SOURCE = "N-STAR pilot, Int J Ther Rehabil 2015 22(5): client-practitioner r = 0.42 (n = 29)"
+S6_SOURCE = ("McGuire-Snieckus, McCabe, Catty, Hansson & Priebe 2007, Psychol Med 37:85-95, abstract: "
+             "\"Test-retest reliability was r = 0.76 for STAR-P and r = 0.68 for STAR-C\" (retest N and interval not retrieved)")
+RETEST_N = 100  # assumed retest sample for the accepted ranges of S6/S7 (not retrieved; stage samples were 133 and 180)
 
 
 def star_sample(t: Tables) -> pd.DataFrame:
@@ -149,6 +160,54 @@ def star_c_clinician_sd(t: Tables) -> float:
     return float(per["mean"].std()) if len(per) > 1 else np.nan
 
 
+def primary_discipline(t: Tables) -> str:
+    """The service's primary discipline: the first in the clinicians table's order (B: the care coordinator)."""
+    c = t["clinicians"]
+    return str(c["discipline"].iloc[0]) if len(c) else ""
+
+
+def retest_pairs(t: Tables) -> pd.DataFrame:
+    """S6/S7: each sampled patient's last two rated sessions with a care coordinator, when both are in one dyad."""
+    out = ["days", "star_p_test", "star_p_retest", "star_c_test", "star_c_retest"]
+    s = measured_sessions(t)
+    if "star_c_total" not in s.columns or "dyad_id" not in s.columns or not len(s):
+        return pd.DataFrame(columns=out)
+    p = t["patients"]
+    ids = p.loc[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS), "patient_id"]
+    discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
+    s = s[s["patient_id"].isin(ids) & s["star_p_total"].notna() & s["star_c_total"].notna()]
+    s = s[(s["clinician_id"].map(discipline) == primary_discipline(t)).to_numpy()]
+    s = s[["patient_id", "dyad_id", "day", "star_p_total", "star_c_total"]].sort_values(["patient_id", "day"],
+                                                                                        kind="stable")
+    ends = s.groupby("patient_id", sort=False).tail(2)
+    first = ends.groupby("patient_id", sort=False).head(1).set_index("patient_id")
+    second = ends.groupby("patient_id", sort=False).tail(1).set_index("patient_id")
+    keep = (first["day"] < second["day"]) & (first["dyad_id"] == second["dyad_id"])  # two sessions, one relationship
+    first, second = first[keep], second[keep]
+    return pd.DataFrame({"days": second["day"] - first["day"],
+                         "star_p_test": first["star_p_total"], "star_p_retest": second["star_p_total"],
+                         "star_c_test": first["star_c_total"], "star_c_retest": second["star_c_total"]})[out]
+
+
+def _retest_r(t: Tables, version: str) -> float:
+    """Pearson r of a STAR version's totals over the retest pairs."""
+    pr = retest_pairs(t)
+    x, y = pr[f"star_{version}_test"].to_numpy(np.float64), pr[f"star_{version}_retest"].to_numpy(np.float64)
+    if len(pr) < 3 or x.std() == 0 or y.std() == 0:
+        return np.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def star_c_retest(t: Tables) -> float:
+    """S6: STAR-C test-retest r between consecutive rated sessions with the same care coordinator."""
+    return _retest_r(t, "c")
+
+
+def star_p_retest(t: Tables) -> float:
+    """S7: STAR-P test-retest r over the same pairs as S6."""
+    return _retest_r(t, "p")
+
+
 def star_rater_r(t: Tables) -> float:
     """S3: Pearson r of STAR-P and STAR-C totals over the sample."""
     s = star_sample(t)
@@ -163,7 +222,7 @@ SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one
 
 
 def register() -> None:
-    """Add targets S1, S2, S2b, S3, S4, S4b and S5 (reference B, STAR)."""
+    """Add targets S1, S2, S2b, S3, S4, S4b, S5, S6 and S7 (reference B, STAR)."""
     register_target("S1", "mean STAR-C total (clinician-rated relationship, 0-48)", S1_SOURCE, 35.0, 40.6, B,
                     star_c_mean, tables=TABLES, role="fitted",
                     definition=f"mean star_c_total; {SAMPLE}. Accepted: site means -/+ 2 SEM (inpatient staff: "
@@ -199,3 +258,16 @@ def register() -> None:
                                "was briefly fitted) before its simulated value was seen. Accepted: SD 8.5-9.5 (the CI bound "
                                "and mean rounded to 0.1) -/+ 1.96 x its sampling SE (SD / sqrt(2 x 107)). A crisis-house "
                                "sample (median stay 1.3 weeks), not a CMHT: the nearest published individual STAR-P spread")
+    register_target("S6", "STAR-C test-retest r (consecutive ratings of one relationship by its care coordinator)",
+                    S6_SOURCE, 0.56, 0.77, B, star_c_retest, tables=TABLES, role="fitted",
+                    definition=f"Pearson r of star_c_total between the last two sessions rated on STAR by a clinician "
+                               f"of the primary discipline (B: the care coordinator), kept when both are in one dyad, "
+                               f"of each measured patient with >= {MIN_SESSIONS} attended sessions (B: median 14 days "
+                               f"apart, fortnightly sessions). Accepted: 95% CI of r = .68 by Fisher z for an "
+                               f"assumed retest sample of {RETEST_N} (N not retrieved). B's "
+                               "alliance.clinician_stable_share was set for it")
+    register_target("S7", "STAR-P test-retest r (same pairs as S6)", S6_SOURCE, 0.66, 0.83, B, star_p_retest,
+                    tables=TABLES, role="fitted", companion_of="S6",
+                    definition="Pearson r of star_p_total over S6's pairs. Accepted: 95% CI of r = .76 by Fisher z, "
+                               f"assumed n = {RETEST_N}. Its value (0.78) was seen before it was registered, so it is "
+                               "not a validation target; nothing was set for it (the stable share moves only STAR-C)")

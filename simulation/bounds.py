@@ -166,6 +166,8 @@ BOUNDS: dict[str, Bound] = {
     # the relationship with the team (issue 16; README "The relationship with the team")
     "team_weight": Bound(0.0, 1.0, (0.0, 0.7), "weight of the team relationship", "percent"),
     "team_rate": Bound(0.0, 1.0, (0.02, 0.3), "share of the gap closed per attended session", "percent"),
+    # the clinician's stable view of a relationship (README "STAR test-retest")
+    "clinician_stable_share": Bound(0.0, 1.0, (0.0, 0.9), "share of the clinician's rating-error variance", "percent"),
     # attendance
     "dna_intercept": HAZARD_INTERCEPT,
     "dna_engagement": LOGIT_COEF,

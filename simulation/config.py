@@ -181,6 +181,10 @@ class AllianceConfig:
     # and is not reset when a clinician changes. 0 = off (reference A); B: 0.5 and 0.1.
     team_weight: float = 0.0  # weight w of the team relationship in what attendance, dropout and outcome read: w*team + (1-w)*dyads (plausible 0-0.7; Priebe & McCabe 2006, Gillespie et al. 2004)
     team_rate: float = 0.1  # share of the gap to the dyads' composite the team relationship closes per attended session (plausible 0.02-0.3: slower than a dyad's growth_rate)
+    # The clinician's stable view of a relationship (README "STAR test-retest"; simulation/clinician_view.py):
+    # share of the clinician's rating-error variance (clinician_error_sd^2) drawn once per dyad; the
+    # per-session error keeps the rest, so the total is unchanged. 0 = off (reference A, bit-identical).
+    clinician_stable_share: float = 0.0  # plausible 0-0.9; B fits it to STAR-C test-retest r = .68 (McGuire-Snieckus et al. 2007, target S6)
 
 
 @dataclass

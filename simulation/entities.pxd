@@ -121,3 +121,4 @@ cdef class Dyad:
     cdef public long ratings
     cdef public double last_dialog_day
     cdef public long repairs
+    cdef public double clinician_view

@@ -156,6 +156,7 @@ class Dyad:
     ratings: cython.long = 0  # rated sessions of the dyad (what a move reveals about its fit)
     last_dialog_day: cython.double = NAN  # day of the dyad's last DIALOG session (NaN: none yet)
     repairs: cython.long = 0  # successful repairs in this dyad (the first is the corrective experience)
+    clinician_view: cython.double = 0.0  # the clinician's stable rating offset for this relationship (alliance.clinician_stable_share; 0 when off)
 
 
 # ---------------------------------------------------------------- the patients table's numeric fields

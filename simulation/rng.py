@@ -34,6 +34,7 @@ INVOLUNTARY = 12  # patients' legal status at referral and the renewals of their
 STAR_ITEMS = 20  # item noise of STAR questionnaires (simulation.star), keyed by patient, clinician, session
 ASSESSMENT = 13  # measurement noise of the follow-up assessments (MANSA, treatment satisfaction)
 THERAPIST_DROPOUT = 31  # each clinician's own dropout log-odds shift (simulation.therapist_dropout), keyed by clinician
+CLINICIAN_VIEW = 14  # the clinician's stable per-dyad rating offset (simulation.clinician_view), keyed by patient, discipline, dyad sequence
 
 # Per-session tape layout.
 N_UNIFORM = 12  # uniforms read by one session

@@ -24,6 +24,7 @@ import pandas as pd
 import simpy
 
 from . import anxiety, rng
+from .clinician_view import ClinicianView
 from .config import Config, DisciplineConfig
 from .capacity import FreeClinicians
 from .entities import NAN, Clinician, Dyad, Patient
@@ -136,6 +137,10 @@ class Service:
         self.tapes = rng.TapeSource(self.streams, self._tape_sessions())
         # The anxiety questionnaire scored at referral and each attended session (None: no anxiety measure).
         self.anxiety = anxiety.Questionnaire(cfg.population, self.streams) if anxiety.enabled(cfg.population) else None
+        # The clinicians' stable per-dyad rating offsets (None, and nothing drawn, when alliance.clinician_stable_share is 0).
+        al = cfg.alliance
+        self.clinician_view = (ClinicianView(al.clinician_error_sd, al.clinician_stable_share, self.streams,
+                                             len(self.disciplines)) if al.clinician_stable_share > 0 else None)
         self.step = SessionStep(cfg, self, self.rupture, self.reassignment)
 
         style_dims = int(cfg.clinicians.style_dims)
@@ -510,6 +515,8 @@ class Service:
                           potential_goals=pots[0], potential_tasks=pots[1], potential_bond=pots[2])
         wg, wt, wb = al.weights
         dyad.alliance = wg * dyad.goals + wt * dyad.tasks + wb * dyad.bond
+        if self.clinician_view is not None:
+            dyad.clinician_view = self.clinician_view.offset(p.id, d, seq)
         self.dyads_created += 1
         self._set_caseload(c, +1)
         c.patients_held.add(dyad)

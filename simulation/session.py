@@ -21,6 +21,7 @@ from . import rng
 from .anxiety import score as anxiety_formula  # a C call when compiled (session.pxd cimports it)
 from .entities import Clinician, Dyad, Patient
 from .events import Wake
+from .clinician_view import session_sd
 from .recorder import ROW
 from .rupture import NONE, REPAIR_NONE, RuptureModel
 
@@ -195,7 +196,7 @@ class SessionStep:
         self.scale_lo = al.scale_min
         self.scale_span = al.scale_max - al.scale_min
         self.pe_sd = al.patient_error_sd
-        self.ce_sd = al.clinician_error_sd
+        self.ce_sd = session_sd(al.clinician_error_sd, al.clinician_stable_share)  # the rest is the dyad's clinician_view
         self.strain_pen = cfg.clinicians.strain_growth_penalty
         self.dna0, self.dna_eng, self.dna_all = at.dna_intercept, at.dna_engagement, at.dna_alliance
         self.dna_unres, self.dna_wait = at.dna_unresolved, at.dna_wait_per_week
@@ -379,7 +380,7 @@ class SessionStep:
                 p.team_relationship += self.team_rate * (p.team_alliance - p.team_relationship)
                 # Observed ratings on the instrument's scale.
                 rp = a + p.rating_bias + self.pe_sd * zv[k + Z_PATIENT]
-                rc = a + c.rater_bias + self.ce_sd * zv[k + Z_CLINICIAN]
+                rc = a + c.rater_bias + dyad.clinician_view + self.ce_sd * zv[k + Z_CLINICIAN]
                 rp = self.scale_lo + self.scale_span * (0.0 if rp < 0.0 else (1.0 if rp > 1.0 else rp))
                 rc = self.scale_lo + self.scale_span * (0.0 if rc < 0.0 else (1.0 if rc > 1.0 else rc))
                 dyad.last_patient_rating = rp

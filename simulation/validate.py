@@ -378,6 +378,7 @@ FIELD_RULES: dict[str, Rule] = {
     # the relationship with the team (issue 16)
     "alliance.team_weight": probability,
     "alliance.team_rate": probability,
+    "alliance.clinician_stable_share": probability,  # share of clinician_error_sd^2 drawn once per dyad
     # involuntary care (issue 16)
     "involuntary.share": probability,
     "involuntary.potential_shift": free,
