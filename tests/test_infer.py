@@ -138,6 +138,12 @@ def test_tiny_abc_fit_writes_a_posterior_inside_the_prior_bounds(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "--transition logit" in report and "Effective sample size per generation" in report
     assert (tmp_path / "out" / "transition.txt").read_text().strip() == "logit"
+    # --finish reads the stored proposal (its history holds logit values), whatever --transition says now.
+    again = tmp_path / "again.parquet"
+    fit("talking_therapy", workers=1, out_dir=tmp_path / "out", posterior_path=again, draws=12,
+        priors_path=priors_path, quiet=True, only_targets=["3", "6", "7", "10a"], transition="mvn",
+        finish_only=True, report=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(again), post)
 
 
 def test_defensive_proposal_is_the_prior_mixed_with_the_kernel():
