@@ -206,6 +206,7 @@ def pyabc_prior(priors: Priors):
 # --------------------------------------------------------------------------- proposals
 TRANSITIONS = ("defensive", "mvn", "local", "logit")  # the first is the default (README "Automatic calibration")
 DEFENSIVE_PRIOR_SHARE = 0.2  # share of proposals drawn from the prior: caps a particle's weight at 1/0.2 x the prior's
+KERNEL_SCALING = 2.0  # factor on the kernel's covariance (pyabc's `scaling`; 1 = Silverman's rule as is; README)
 TRANSITION_DETAIL = {
     "defensive": f"{DEFENSIVE_PRIOR_SHARE:g} x uniform prior + {1 - DEFENSIVE_PRIOR_SHARE:g} x "
                  "pyabc.MultivariateNormalTransition() (Silverman bandwidth)",
@@ -236,7 +237,9 @@ class DefensiveTransition(_MVNBase):
         self.prior_share = prior_share
 
     def _box(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(self.low, dtype=float), np.asarray(self.high, dtype=float)
+        """Bounds in the order of the fitted columns (pyabc orders them by name, not as the priors file)."""
+        cols = list(self.X.columns)
+        return (np.array([self.low[c] for c in cols], dtype=float), np.array([self.high[c] for c in cols], dtype=float))
 
     def rvs_single(self):
         """A uniform draw from the prior box with probability ``prior_share``, else a kernel draw."""
@@ -296,19 +299,29 @@ def check_transition(name: str) -> str:
     return name
 
 
-def pyabc_setup(transition: str, priors: Priors, model: "TargetModel"):
-    """(model, prior, transition) for pyabc under the chosen proposal."""
+def pyabc_setup(transition: str, priors: Priors, model: "TargetModel", scaling: float = 1.0):
+    """(model, prior, transition) for pyabc under the chosen proposal; ``scaling`` multiplies the kernel's covariance."""
     import pyabc
 
     if transition == "logit":  # uniform on (low, high) <=> standard logistic on the logit scale
         prior = pyabc.Distribution(**{p.name: pyabc.RV("logistic", 0.0, 1.0) for p in priors.parameters})
-        return UnitModel(model), prior, pyabc.MultivariateNormalTransition()
+        return UnitModel(model), prior, pyabc.MultivariateNormalTransition(scaling=scaling)
     prior = pyabc_prior(priors)
     if transition == "local":
-        return model, prior, pyabc.LocalTransition(k_fraction=0.25)
+        return model, prior, pyabc.LocalTransition(k_fraction=0.25, scaling=scaling)
     if transition == "defensive":
-        return model, prior, DefensiveTransition(low=[p.low for p in priors.parameters], high=[p.high for p in priors.parameters])
-    return model, prior, pyabc.MultivariateNormalTransition()
+        return model, prior, DefensiveTransition(low={p.name: p.low for p in priors.parameters},
+                                                 high={p.name: p.high for p in priors.parameters}, scaling=scaling)
+    return model, prior, pyabc.MultivariateNormalTransition(scaling=scaling)
+
+
+def check_scaling(value: float) -> float:
+    """The kernel's covariance factor, or a ConfigError (it must be a positive finite number)."""
+    from simulation.errors import ConfigError
+
+    if not (np.isfinite(value) and value > 0):
+        raise ConfigError("--kernel-scaling", value, "a positive number (1 = pyabc's Silverman bandwidth)")
+    return float(value)
 
 
 def effective_sample_sizes(history) -> list[float]:
@@ -341,7 +354,8 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
         posterior_path: Optional[Path] = None, draws: int = 200, resume: bool = False,
         extra_overrides: Sequence[str] = (), priors_path: Optional[Path] = None, seed: int = 1,
         predictive: int = 40, report: bool = True, quiet: bool = False, finish_only: bool = False,
-        only_targets: Optional[Sequence[str]] = None, transition: str = TRANSITIONS[0]) -> dict:
+        only_targets: Optional[Sequence[str]] = None, transition: str = TRANSITIONS[0],
+        kernel_scaling: float = KERNEL_SCALING) -> dict:
     """Run ABC-SMC for one reference, write the posterior and the report; returns the metadata."""
     import logging
 
@@ -350,6 +364,7 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
     from simulation.errors import ConfigError
 
     check_transition(transition)
+    check_scaling(kernel_scaling)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     t_start = time.time()
     priors = load_priors(reference, priors_path)
@@ -377,13 +392,15 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
     if finish_only:  # a stopped fit: posterior and report from the last complete generation in abc.db
         if not db.exists():
             raise ValueError(f"--finish: no fit history at {db}")
-        transition = used.read_text().strip() if used.exists() else "mvn"  # fits before --transition used mvn
+        stored = used.read_text().split() if used.exists() else ["mvn"]  # fits before --transition used mvn
+        transition = stored[0]
+        kernel_scaling = float(stored[1]) if len(stored) > 1 else 1.0
         history = pyabc.History(f"sqlite:///{db}")
     else:
-        if resume and db.exists() and used.exists() and used.read_text().strip() != transition:
+        if resume and db.exists() and used.exists() and used.read_text().split()[0] != transition:
             raise ConfigError("--transition", transition, f"--resume continues a fit made with "
-                              f"--transition {used.read_text().strip()}; give that one")
-        abc_model, abc_prior, kernel = pyabc_setup(transition, priors, model)
+                              f"--transition {used.read_text().split()[0]}; give that one")
+        abc_model, abc_prior, kernel = pyabc_setup(transition, priors, model, kernel_scaling)
         abc = pyabc.ABCSMC(abc_model, abc_prior, distance, population_size=particles,
                            sampler=_sampler(workers, cfg.run.backend, cfg.run.dask.address),
                            eps=pyabc.MedianEpsilon(), transitions=kernel)
@@ -393,7 +410,7 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
             if db.exists():
                 db.unlink()
             abc.new(f"sqlite:///{db}", observed)
-        used.write_text(transition + "\n")
+        used.write_text(f"{transition} {kernel_scaling!r}\n")
         kwargs: dict[str, Any] = {"minimum_epsilon": min_eps, "max_nr_populations": generations}
         if minutes:
             kwargs["max_walltime"] = dt.timedelta(minutes=float(minutes))
@@ -414,6 +431,7 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
         "epsilons": [float(e) for e in pops["epsilon"]], "minimum_epsilon_asked": min_eps,
         "epsilon_reached": float(pops["epsilon"].iloc[-1]),
         "transition": transition, "transition_detail": TRANSITION_DETAIL[transition],
+        "kernel_scaling": kernel_scaling,
         "ess": [round(e, 2) for e in ess], "acceptance_rates": [round(float(a), 4) for a in
                                                                pops["particles"] / pops["samples"]],
         "distinct_in_draws": int(post[priors.names].drop_duplicates().shape[0]),
@@ -574,7 +592,9 @@ def write_report(out_dir: Path, priors: Priors, targets: Sequence, model: Target
              f"{meta['simulations']} simulations, {meta['wall_minutes']} min wall on {meta['workers']} worker(s); "
              f"epsilon schedule {', '.join(f'{e:.3g}' for e in meta['epsilons'])} "
              f"(asked to stop at {meta['minimum_epsilon_asked']}).", "",
-             f"Proposal (`--transition {meta.get('transition', 'mvn')}`): {meta.get('transition_detail', '')}. "
+             f"Proposal (`--transition {meta.get('transition', 'mvn')} --kernel-scaling "
+             f"{meta.get('kernel_scaling', 1.0):g}`): {meta.get('transition_detail', '')}, kernel covariance x "
+             f"{meta.get('kernel_scaling', 1.0):g}. "
              f"Effective sample size per generation (Kish): "
              f"{', '.join(f'{e:.1f}' for e in meta.get('ess', []))}; acceptance rate per generation "
              f"{', '.join(f'{a:.3f}' for a in meta.get('acceptance_rates', []))}; the {meta['draws']} "
@@ -622,6 +642,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="no fitting: write the posterior and report from the last generation in OUT/abc.db")
     ap.add_argument("--targets", default=None, help="comma-separated subset of the fitted targets (default: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kernel-scaling", type=float, default=KERNEL_SCALING,
+                    help=f"factor on the kernel's covariance (default {KERNEL_SCALING:g}; 1 = pyabc's Silverman)")
     ap.add_argument("--transition", default=TRANSITIONS[0],
                     help=f"ABC proposal: {' | '.join(TRANSITIONS)} (default {TRANSITIONS[0]}; README)")
     args = ap.parse_args(argv)
@@ -638,7 +660,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    minutes=args.minutes, workers=args.workers, out_dir=args.out, posterior_path=args.posterior,
                    draws=args.draws, resume=args.resume, extra_overrides=rest, priors_path=args.priors,
                    seed=args.seed, predictive=args.predictive, finish_only=args.finish,
-                   only_targets=args.targets.split(",") if args.targets else None, transition=args.transition)
+                   only_targets=args.targets.split(",") if args.targets else None, transition=args.transition,
+                   kernel_scaling=args.kernel_scaling)
     except ConfigError as err:
         print(f"python -m analysis.infer: {err}", file=sys.stderr)
         return 2
