@@ -1,7 +1,7 @@
 """Automatic calibration: fit the free parameters to the fitted targets by ABC-SMC (pyabc).
 
     python -m analysis.infer reference=talking_therapy [--particles 200] [--generations 8]
-        [--min-eps 0.35] [--minutes 55] [--workers N] [--out DIR] [key=value ...]
+        [--min-eps 0.35] [--minutes 55] [--workers N] [--out DIR] [--transition defensive] [key=value ...]
 
 Priors (uniform ranges with reasons) come from ``configs/priors/<reference>.yaml``. The
 configuration is composed once; every particle sets its values on the typed config
@@ -12,7 +12,10 @@ is the root mean square of each fitted target's standardised distance from the c
 accepted range, ``z = (simulated - centre) / half-width`` (1 = on the range's edge; a target
 that cannot be estimated counts as ``z = 3``). pyabc's adaptive (median) epsilon schedule
 shrinks the tolerance each generation; its SQLite history (``abc.db`` in the output
-directory) lets a stopped fit resume (``--resume``).
+directory) lets a stopped fit resume (``--resume``). ``--transition`` picks the proposal
+(:data:`TRANSITIONS`): the default ``defensive`` mixes the uniform prior into pyabc's
+multivariate normal kernel, which alone let reference A's 11-parameter fit collapse to an
+effective sample size of 5 (README "Automatic calibration").
 
 Writes ``calibration/posterior_<reference>.parquet`` (equal-weight draws resampled from the
 last population, one column per parameter), a metadata JSON beside it, and in the output
@@ -200,6 +203,137 @@ def pyabc_prior(priors: Priors):
     return pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low) for p in priors.parameters})
 
 
+# --------------------------------------------------------------------------- proposals
+TRANSITIONS = ("defensive", "mvn", "local", "logit")  # the first is the default (README "Automatic calibration")
+DEFENSIVE_PRIOR_SHARE = 0.2  # share of proposals drawn from the prior: caps a particle's weight at 1/0.2 x the prior's
+KERNEL_SCALING = 2.0  # factor on the kernel's covariance (pyabc's `scaling`; 1 = Silverman's rule as is; README)
+TRANSITION_DETAIL = {
+    "defensive": f"{DEFENSIVE_PRIOR_SHARE:g} x uniform prior + {1 - DEFENSIVE_PRIOR_SHARE:g} x "
+                 "pyabc.MultivariateNormalTransition() (Silverman bandwidth)",
+    "mvn": "pyabc.MultivariateNormalTransition() (Silverman bandwidth; pyabc's default)",
+    "local": "pyabc.LocalTransition(k_fraction=0.25)",
+    "logit": "pyabc.MultivariateNormalTransition() on logit((x - low) / (high - low)), logistic priors",
+}
+
+
+try:  # pyabc is optional (the `infer` extra); without it only the defensive proposal is unavailable
+    from pyabc import MultivariateNormalTransition as _MVNBase
+except ImportError:  # pragma: no cover
+    _MVNBase = object
+
+
+class DefensiveTransition(_MVNBase):
+    """pyabc's MVN kernel mixed with the uniform prior box, so no particle's weight can explode.
+
+    A particle's importance weight is prior / proposal. With a share ``a`` of the proposal being
+    the prior itself the weight is at most ``1 / a`` (Hesterberg 1995, Technometrics 37:185,
+    "defensive importance sampling"); the kernel alone lets it grow without bound in 11 dimensions.
+    """
+
+    def __init__(self, low=None, high=None, prior_share: float = DEFENSIVE_PRIOR_SHARE, scaling: float = 1):
+        super().__init__(scaling=scaling)
+        self.low = low
+        self.high = high
+        self.prior_share = prior_share
+
+    def _box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds in the order of the fitted columns (pyabc orders them by name, not as the priors file)."""
+        cols = list(self.X.columns)
+        return (np.array([self.low[c] for c in cols], dtype=float), np.array([self.high[c] for c in cols], dtype=float))
+
+    def rvs_single(self):
+        """A uniform draw from the prior box with probability ``prior_share``, else a kernel draw."""
+        import pyabc
+
+        if np.random.uniform() < self.prior_share:
+            lo, hi = self._box()
+            return pyabc.Parameter(dict(zip(self.X.columns, lo + (hi - lo) * np.random.uniform(size=len(lo)))))
+        return super().rvs_single()
+
+    def rvs(self, size=None):
+        """``size`` draws, each picking its mixture component."""
+        if size is None:
+            return self.rvs_single()
+        return pd.DataFrame([dict(self.rvs_single()) for _ in range(size)])
+
+    def pdf(self, x):
+        """Mixture density: prior_share x uniform(box) + (1 - prior_share) x kernel."""
+        kernel = np.asarray(super().pdf(x), dtype=float)
+        lo, hi = self._box()
+        v = (x[self.X.columns].to_numpy(dtype=float) if isinstance(x, pd.DataFrame)
+             else np.array([x[c] for c in self.X.columns], dtype=float))
+        inside = np.all((v >= lo) & (v <= hi), axis=-1)
+        out = self.prior_share * np.where(inside, 1.0 / float(np.prod(hi - lo)), 0.0) + (1 - self.prior_share) * kernel
+        return float(out) if np.ndim(out) == 0 else out
+
+
+class UnitModel:
+    """The model seen on the logit scale: z = logit((x - low) / (high - low)), so bounded priors become unbounded."""
+
+    def __init__(self, model: "TargetModel"):
+        self.model = model
+
+    def __call__(self, par) -> dict[str, float]:
+        return self.model.simulate(from_logit(dict(par), self.model.priors))
+
+
+def from_logit(z: dict, priors: Priors) -> dict[str, float]:
+    """Original-scale values of logit-scale values (each prior's box)."""
+    return {p.name: p.low + (p.high - p.low) / (1.0 + np.exp(-float(z[p.name]))) for p in priors.parameters}
+
+
+def frame_from_logit(frame: pd.DataFrame, priors: Priors) -> pd.DataFrame:
+    """A population on the logit scale mapped back to the parameters' own scale."""
+    out = frame.copy()
+    for p in priors.parameters:
+        out[p.name] = p.low + (p.high - p.low) / (1.0 + np.exp(-out[p.name].to_numpy(dtype=float)))
+    return out
+
+
+def check_transition(name: str) -> str:
+    """The proposal name, or a ConfigError naming the allowed ones."""
+    from simulation.errors import ConfigError
+
+    if name not in TRANSITIONS:
+        raise ConfigError("--transition", name, f"one of {', '.join(TRANSITIONS)}")
+    return name
+
+
+def pyabc_setup(transition: str, priors: Priors, model: "TargetModel", scaling: float = 1.0):
+    """(model, prior, transition) for pyabc under the chosen proposal; ``scaling`` multiplies the kernel's covariance."""
+    import pyabc
+
+    if transition == "logit":  # uniform on (low, high) <=> standard logistic on the logit scale
+        prior = pyabc.Distribution(**{p.name: pyabc.RV("logistic", 0.0, 1.0) for p in priors.parameters})
+        return UnitModel(model), prior, pyabc.MultivariateNormalTransition(scaling=scaling)
+    prior = pyabc_prior(priors)
+    if transition == "local":
+        return model, prior, pyabc.LocalTransition(k_fraction=0.25, scaling=scaling)
+    if transition == "defensive":
+        return model, prior, DefensiveTransition(low={p.name: p.low for p in priors.parameters},
+                                                 high={p.name: p.high for p in priors.parameters}, scaling=scaling)
+    return model, prior, pyabc.MultivariateNormalTransition(scaling=scaling)
+
+
+def check_scaling(value: float) -> float:
+    """The kernel's covariance factor, or a ConfigError (it must be a positive finite number)."""
+    from simulation.errors import ConfigError
+
+    if not (np.isfinite(value) and value > 0):
+        raise ConfigError("--kernel-scaling", value, "a positive number (1 = pyabc's Silverman bandwidth)")
+    return float(value)
+
+
+def effective_sample_sizes(history) -> list[float]:
+    """Kish's effective sample size (sum w)^2 / sum w^2 of every generation in a pyabc history."""
+    out = []
+    for t in range(history.max_t + 1):
+        _, w = history.get_distribution(m=0, t=t)
+        w = np.asarray(w, dtype=float)
+        out.append(float(w.sum() ** 2 / np.sum(w ** 2)))
+    return out
+
+
 def _sampler(workers: int, backend: str, dask_address: Optional[str]):
     """pyabc's multicore sampler on local cores, or its Dask sampler when run.backend=dask."""
     import pyabc
@@ -220,12 +354,17 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
         posterior_path: Optional[Path] = None, draws: int = 200, resume: bool = False,
         extra_overrides: Sequence[str] = (), priors_path: Optional[Path] = None, seed: int = 1,
         predictive: int = 40, report: bool = True, quiet: bool = False, finish_only: bool = False,
-        only_targets: Optional[Sequence[str]] = None) -> dict:
+        only_targets: Optional[Sequence[str]] = None, transition: str = TRANSITIONS[0],
+        kernel_scaling: float = KERNEL_SCALING) -> dict:
     """Run ABC-SMC for one reference, write the posterior and the report; returns the metadata."""
     import logging
 
     import pyabc
 
+    from simulation.errors import ConfigError
+
+    check_transition(transition)
+    check_scaling(kernel_scaling)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     t_start = time.time()
     priors = load_priors(reference, priors_path)
@@ -249,20 +388,29 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
     logging.getLogger("Sampler").setLevel(logging.WARNING if quiet else logging.INFO)
     if not quiet and not logging.getLogger().handlers and not logging.getLogger("ABC").handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    used = out_dir / "transition.txt"  # the proposal of the fit in abc.db (the logit one stores logit values)
     if finish_only:  # a stopped fit: posterior and report from the last complete generation in abc.db
         if not db.exists():
             raise ValueError(f"--finish: no fit history at {db}")
+        stored = used.read_text().split() if used.exists() else ["mvn"]  # fits before --transition used mvn
+        transition = stored[0]
+        kernel_scaling = float(stored[1]) if len(stored) > 1 else 1.0
         history = pyabc.History(f"sqlite:///{db}")
     else:
-        abc = pyabc.ABCSMC(model, pyabc_prior(priors), distance, population_size=particles,
+        if resume and db.exists() and used.exists() and used.read_text().split()[0] != transition:
+            raise ConfigError("--transition", transition, f"--resume continues a fit made with "
+                              f"--transition {used.read_text().split()[0]}; give that one")
+        abc_model, abc_prior, kernel = pyabc_setup(transition, priors, model, kernel_scaling)
+        abc = pyabc.ABCSMC(abc_model, abc_prior, distance, population_size=particles,
                            sampler=_sampler(workers, cfg.run.backend, cfg.run.dask.address),
-                           eps=pyabc.MedianEpsilon())
+                           eps=pyabc.MedianEpsilon(), transitions=kernel)
         if resume and db.exists():
             abc.load(f"sqlite:///{db}", 1)
         else:
             if db.exists():
                 db.unlink()
             abc.new(f"sqlite:///{db}", observed)
+        used.write_text(f"{transition} {kernel_scaling!r}\n")
         kwargs: dict[str, Any] = {"minimum_epsilon": min_eps, "max_nr_populations": generations}
         if minutes:
             kwargs["max_walltime"] = dt.timedelta(minutes=float(minutes))
@@ -271,6 +419,9 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
 
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     frame = frame[priors.names]
+    if transition == "logit":
+        frame = frame_from_logit(frame, priors)
+    ess = effective_sample_sizes(history)
     post = resample(frame, weights, draws, seed)
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0]
@@ -279,6 +430,11 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
         "particles": int(pops["particles"].iloc[-1]), "generations_run": int(history.max_t + 1), "generations_max": generations,
         "epsilons": [float(e) for e in pops["epsilon"]], "minimum_epsilon_asked": min_eps,
         "epsilon_reached": float(pops["epsilon"].iloc[-1]),
+        "transition": transition, "transition_detail": TRANSITION_DETAIL[transition],
+        "kernel_scaling": kernel_scaling,
+        "ess": [round(e, 2) for e in ess], "acceptance_rates": [round(float(a), 4) for a in
+                                                               pops["particles"] / pops["samples"]],
+        "distinct_in_draws": int(post[priors.names].drop_duplicates().shape[0]),
         "simulations": int(history.total_nr_simulations), "workers": workers, "backend": cfg.run.backend,
         "wall_minutes": round(fit_seconds / 60.0, 2), "walltime_limit_minutes": minutes,
         "fit_run": {"horizon_days": priors.horizon_days, "warmup_days": priors.warmup_days,
@@ -436,6 +592,13 @@ def write_report(out_dir: Path, priors: Priors, targets: Sequence, model: Target
              f"{meta['simulations']} simulations, {meta['wall_minutes']} min wall on {meta['workers']} worker(s); "
              f"epsilon schedule {', '.join(f'{e:.3g}' for e in meta['epsilons'])} "
              f"(asked to stop at {meta['minimum_epsilon_asked']}).", "",
+             f"Proposal (`--transition {meta.get('transition', 'mvn')} --kernel-scaling "
+             f"{meta.get('kernel_scaling', 1.0):g}`): {meta.get('transition_detail', '')}, kernel covariance x "
+             f"{meta.get('kernel_scaling', 1.0):g}. "
+             f"Effective sample size per generation (Kish): "
+             f"{', '.join(f'{e:.1f}' for e in meta.get('ess', []))}; acceptance rate per generation "
+             f"{', '.join(f'{a:.3f}' for a in meta.get('acceptance_rates', []))}; the {meta['draws']} "
+             f"equal-weight draws hold {meta.get('distinct_in_draws', '?')} distinct particles.", "",
              f"Distance: {meta['distance']}. Fit runs: {priors.horizon_days:g} measured days after "
              f"{priors.warmup_days:g} days' warm-up, {priors.replications} replication(s) per particle, "
              f"replication ids {meta['fit_run']['replication_ids']}.", "",
@@ -479,6 +642,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="no fitting: write the posterior and report from the last generation in OUT/abc.db")
     ap.add_argument("--targets", default=None, help="comma-separated subset of the fitted targets (default: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kernel-scaling", type=float, default=KERNEL_SCALING,
+                    help=f"factor on the kernel's covariance (default {KERNEL_SCALING:g}; 1 = pyabc's Silverman)")
+    ap.add_argument("--transition", default=TRANSITIONS[0],
+                    help=f"ABC proposal: {' | '.join(TRANSITIONS)} (default {TRANSITIONS[0]}; README)")
     args = ap.parse_args(argv)
     refs = [o.split("=", 1)[1] for o in args.overrides if o.startswith("reference=")]
     if not refs:
@@ -493,7 +660,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    minutes=args.minutes, workers=args.workers, out_dir=args.out, posterior_path=args.posterior,
                    draws=args.draws, resume=args.resume, extra_overrides=rest, priors_path=args.priors,
                    seed=args.seed, predictive=args.predictive, finish_only=args.finish,
-                   only_targets=args.targets.split(",") if args.targets else None)
+                   only_targets=args.targets.split(",") if args.targets else None, transition=args.transition,
+                   kernel_scaling=args.kernel_scaling)
     except ConfigError as err:
         print(f"python -m analysis.infer: {err}", file=sys.stderr)
         return 2
@@ -501,7 +669,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"python -m analysis.infer: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: meta[k] for k in ("reference", "particles", "generations_run", "epsilon_reached",
-                                           "simulations", "wall_minutes", "draws")}))
+                                           "simulations", "wall_minutes", "draws", "transition", "ess")}))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -116,17 +117,79 @@ def test_tiny_abc_fit_writes_a_posterior_inside_the_prior_bounds(tmp_path):
 
     priors_path = _tiny_priors(tmp_path)
     post_path = tmp_path / "posterior.parquet"
+    # The logit proposal fits on an unbounded scale: the posterior must come back inside the prior box.
     meta = fit("talking_therapy", particles=10, generations=2, min_eps=0.0, workers=1, out_dir=tmp_path / "out",
                posterior_path=post_path, draws=12, priors_path=priors_path, predictive=2, quiet=True,
-               only_targets=["3", "6", "7", "10a"])  # cheap targets: the ICC's mixed model is slow
+               only_targets=["3", "6", "7", "10a"], transition="logit", kernel_scaling=2.0)  # cheap targets
     post = pd.read_parquet(post_path)
     priors = load_priors("talking_therapy", priors_path)
     assert list(post.columns) == ["draw", *priors.names]
     assert len(post) == 12 and meta["generations_run"] == 2
     for p in priors.parameters:
         assert post[p.name].between(p.low, p.high).all(), p.name
+    assert post[priors.names].min().min() < 0  # original scale: both intercepts are negative, logits of (0,1) are not all
     assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "posterior_pairs.png").exists()
-    assert post_path.with_suffix(".json").exists()
+    saved = json.loads(post_path.with_suffix(".json").read_text())
+    assert saved["transition"] == "logit" and "logit" in saved["transition_detail"] and saved["kernel_scaling"] == 2.0
+    # Kish's ESS per generation: generation 0 has equal weights, so exactly the population size.
+    assert len(saved["ess"]) == 2 and saved["ess"][0] == pytest.approx(10.0)
+    assert 1.0 <= saved["ess"][1] <= 10.0 + 1e-9
+    assert 1 <= saved["distinct_in_draws"] <= 10
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "--transition logit" in report and "Effective sample size per generation" in report
+    assert (tmp_path / "out" / "transition.txt").read_text().split() == ["logit", "2.0"]
+    # --finish reads the stored proposal (its history holds logit values), whatever --transition says now.
+    again = tmp_path / "again.parquet"
+    meta2 = fit("talking_therapy", workers=1, out_dir=tmp_path / "out", posterior_path=again, draws=12,
+                priors_path=priors_path, quiet=True, only_targets=["3", "6", "7", "10a"], transition="mvn",
+                finish_only=True, report=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(again), post)
+    assert (meta2["transition"], meta2["kernel_scaling"]) == ("logit", 2.0)
+
+
+def test_defensive_proposal_is_the_prior_mixed_with_the_kernel():
+    """Its density is share/volume + (1 - share) x MVN kernel, so prior/proposal never exceeds 1/share."""
+    pytest.importorskip("pyabc")
+    import pyabc
+
+    from analysis.infer import DEFENSIVE_PRIOR_SHARE, DefensiveTransition
+
+    gen = np.random.default_rng(3)
+    # Columns in another order than the bounds were given: pyabc sorts parameters by name.
+    X = pd.DataFrame({"a": gen.uniform(0.4, 0.5, 30), "b": gen.uniform(2.0, 2.2, 30)})
+    w = np.full(30, 1 / 30)
+    low, high = {"b": 1.0, "a": 0.0}, {"b": 5.0, "a": 1.0}  # box volume 4
+    d = DefensiveTransition(low=low, high=high, scaling=1.0)
+    d.fit(X, w)
+    k = pyabc.MultivariateNormalTransition()
+    k.fit(X, w)
+    pts = pd.DataFrame({"b": [2.1, 4.9, 1.1, 2.1], "a": [0.45, 0.99, 0.01, 1.5]})  # last one outside the box
+    expected = DEFENSIVE_PRIOR_SHARE * np.array([0.25, 0.25, 0.25, 0.0]) + (1 - DEFENSIVE_PRIOR_SHARE) * k.pdf(pts)
+    np.testing.assert_allclose(d.pdf(pts), expected, rtol=1e-12)
+    assert d.pdf(pts.iloc[1]) == pytest.approx(expected[1])
+    assert np.all((0.25 / d.pdf(pts.iloc[:3])) <= 1 / DEFENSIVE_PRIOR_SHARE + 1e-12)  # the weight bound
+    # Draws: about `share` of them come from the box (the kernel's sit near a=0.45, b=2.1).
+    np.random.seed(5)
+    draws = d.rvs(2000)
+    assert draws["a"].between(0, 1).all() and draws["b"].between(1, 5).all()  # each bound on its own column
+    far = ((draws["a"] - 0.45).abs() > 0.25) | ((draws["b"] - 2.1).abs() > 0.6)  # the kernel's sd is < 0.04
+    p_far = 1 - 0.5 * (1.2 / 4)  # a box draw lands far with probability 1 - P(a near) P(b near) = 0.85
+    share_from_box = far.mean() / p_far
+    p = DEFENSIVE_PRIOR_SHARE * p_far
+    sd = np.sqrt(p * (1 - p) / 2000) / p_far
+    assert abs(share_from_box - DEFENSIVE_PRIOR_SHARE) < 4 * sd
+
+
+def test_a_bad_transition_is_one_clear_line_and_exit_2(capsys):
+    from analysis.infer import TRANSITIONS, main
+
+    code = main(["reference=talking_therapy", "--transition", "gaussian"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--transition='gaussian'" in err and all(t in err for t in TRANSITIONS)
+    code = main(["reference=talking_therapy", "--kernel-scaling", "-1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--kernel-scaling=-1.0" in err
 
 
 def test_fit_distance_is_zero_at_range_centres_and_one_on_the_edges():
