@@ -103,16 +103,18 @@ RETEST_N = 100  # assumed retest sample for the accepted ranges of S6/S7 (not re
 
 
 def star_sample(t: Tables) -> pd.DataFrame:
-    """Each sampled patient's last rated session with a clinician of their first clinician's discipline."""
+    """Each sampled patient's last rated session with a clinician of the primary discipline (B: the care coordinator)."""
+    # The sources paired patients with their key worker (McGuire-Snieckus et al.) or surveyed ward
+    # staff (COCAPP-A), never psychiatrists. Until 2026-11-28 the sample took the discipline of each
+    # patient's *first* clinician, which in B is the psychiatrist for about a third of patients.
     p = t["patients"]
     p = p[p["measured"] & (p["sessions_attended"] >= MIN_SESSIONS)]
     s = measured_sessions(t)
     if "star_p_total" not in s.columns or not len(p):
         return pd.DataFrame(columns=["patient_id", "clinician_id", "star_p_total", "star_c_total"])
     discipline = t["clinicians"].drop_duplicates("clinician_id").set_index("clinician_id")["discipline"]
-    own = p.set_index("patient_id")["first_clinician_id"].map(discipline)
     s = s[s["patient_id"].isin(p["patient_id"]) & s["star_p_total"].notna() & s["star_c_total"].notna()]
-    s = s[s["clinician_id"].map(discipline).to_numpy() == s["patient_id"].map(own).to_numpy()]
+    s = s[(s["clinician_id"].map(discipline) == primary_discipline(t)).to_numpy()]
     s = s.sort_values(["patient_id", "day"], kind="stable").groupby("patient_id", sort=False).tail(1)
     return s[["patient_id", "clinician_id", "star_p_total", "star_c_total"]]
 
