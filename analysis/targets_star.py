@@ -3,8 +3,9 @@
 Reference B rates relationships on STAR (``alliance.instrument=STAR``; simulation/star.py).
 The sample is cross-sectional, as the studies sampled patients on caseloads: each measured
 patient with at least ``MIN_SESSIONS`` attended sessions contributes the STAR-P and STAR-C
-totals of their last rated session with a clinician of their first clinician's discipline
-(the care coordinator in B).
+totals of their last rated session with a clinician of the service's primary discipline
+(the care coordinator in B; until 2026-11-28 it was each patient's first clinician's
+discipline, the psychiatrist for about a third of B's patients).
 
 What the sources measured (searched 2026-11-28; full texts were mostly not retrievable, so
 only numbers seen in an abstract, a table excerpt or an earlier note are used):
@@ -220,7 +221,8 @@ def star_rater_r(t: Tables) -> float:
 
 TABLES = ("patients", "sessions", "clinicians")
 SAMPLE = (f"measured patients with >= {MIN_SESSIONS} attended sessions; each one's last session rated on STAR "
-          "by a clinician of their first clinician's discipline (B: the care coordinator)")
+          "by a clinician of the primary discipline (B: the care coordinator, the key worker the sources paired "
+          "patients with)")
 
 
 def register() -> None:

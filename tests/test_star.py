@@ -140,6 +140,18 @@ def test_star_sample_and_r_read_observed_scores_only():
     assert np.isnan(star_rater_r(t))  # two patients: too few for r
 
 
+def test_star_sample_takes_the_care_coordinator_even_when_the_psychiatrist_came_first():
+    """Patient 3 saw the psychiatrist (12) first: their sampled rating is still the care coordinator's (10)."""
+    t = {"patients": pd.DataFrame({"patient_id": [3], "measured": [True], "sessions_attended": [4],
+                                   "first_clinician_id": [12]}),
+         "clinicians": pd.DataFrame({"clinician_id": [10, 12], "discipline": ["cc", "psy"]}),
+         "sessions": pd.DataFrame({"patient_id": [3, 3, 3, 3], "clinician_id": [12, 10, 10, 12],
+                                   "day": [1.0, 2.0, 3.0, 4.0], "attended": [True] * 4,
+                                   "star_p_total": [10.0, 30.0, 33.0, 12.0], "star_c_total": [9.0, 35.0, 36.0, 11.0]})}
+    s = star_sample(t)
+    assert s["clinician_id"].tolist() == [10] and s["star_p_total"].tolist() == [33.0]
+
+
 def test_reference_b_reproduces_published_star_scores_within_sampling_error():
     """S1 and S6 (fitted), S2, S3 and S4 (validation) hold at 4 replications of B, with a Bonferroni t tolerance of the SE
     across replications (as tests/test_calibration_ci.py); S5 (the STAR-P SD, outside in the full run) is a reported
