@@ -277,17 +277,19 @@ class UnitModel:
         return self.model.simulate(from_logit(dict(par), self.model.priors))
 
 
+def _from_logit(z, prior):
+    """A logit-scale value (or array) back on ``prior``'s own box: low + (high - low) x expit(z)."""
+    return prior.low + (prior.high - prior.low) / (1.0 + np.exp(-z))
+
+
 def from_logit(z: dict, priors: Priors) -> dict[str, float]:
     """Original-scale values of logit-scale values (each prior's box)."""
-    return {p.name: p.low + (p.high - p.low) / (1.0 + np.exp(-float(z[p.name]))) for p in priors.parameters}
+    return {p.name: float(_from_logit(float(z[p.name]), p)) for p in priors.parameters}
 
 
 def frame_from_logit(frame: pd.DataFrame, priors: Priors) -> pd.DataFrame:
     """A population on the logit scale mapped back to the parameters' own scale."""
-    out = frame.copy()
-    for p in priors.parameters:
-        out[p.name] = p.low + (p.high - p.low) / (1.0 + np.exp(-out[p.name].to_numpy(dtype=float)))
-    return out
+    return frame.assign(**{p.name: _from_logit(frame[p.name].to_numpy(dtype=float), p) for p in priors.parameters})
 
 
 def check_transition(name: str) -> str:
@@ -389,17 +391,17 @@ def fit(reference: str, particles: int = 200, generations: int = 8, min_eps: flo
     if not quiet and not logging.getLogger().handlers and not logging.getLogger("ABC").handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     used = out_dir / "transition.txt"  # the proposal of the fit in abc.db (the logit one stores logit values)
+    stored = used.read_text().split() if used.exists() else ["mvn"]  # fits before --transition used mvn
     if finish_only:  # a stopped fit: posterior and report from the last complete generation in abc.db
         if not db.exists():
             raise ValueError(f"--finish: no fit history at {db}")
-        stored = used.read_text().split() if used.exists() else ["mvn"]  # fits before --transition used mvn
         transition = stored[0]
         kernel_scaling = float(stored[1]) if len(stored) > 1 else 1.0
         history = pyabc.History(f"sqlite:///{db}")
     else:
-        if resume and db.exists() and used.exists() and used.read_text().split()[0] != transition:
+        if resume and db.exists() and used.exists() and stored[0] != transition:
             raise ConfigError("--transition", transition, f"--resume continues a fit made with "
-                              f"--transition {used.read_text().split()[0]}; give that one")
+                              f"--transition {stored[0]}; give that one")
         abc_model, abc_prior, kernel = pyabc_setup(transition, priors, model, kernel_scaling)
         abc = pyabc.ABCSMC(abc_model, abc_prior, distance, population_size=particles,
                            sampler=_sampler(workers, cfg.run.backend, cfg.run.dask.address),

@@ -31,7 +31,7 @@ def stable_sd(error_sd: float, share: float) -> float:
 
 def session_sd(error_sd: float, share: float) -> float:
     """SD of the per-session clinician rating error left once the stable share is taken out (exactly error_sd at 0)."""
-    return float(error_sd) if share == 0 else float(error_sd) * math.sqrt(1.0 - float(share))
+    return float(error_sd) * math.sqrt(1.0 - float(share))  # sqrt(1.0) is exactly 1.0: no special case needed
 
 
 class ClinicianView:
